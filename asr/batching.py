@@ -1,0 +1,142 @@
+"""Utterance lists, length-bucketed batches and padding.
+
+Padded batches of similar lengths keep CPU training fast (little padding,
+no packing).  Utterances that cannot be trained on (empty transcript, a
+character outside the token list, too few frames for the label under CTC)
+are reported and counted here, once, before training starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import kaldiio
+import numpy as np
+import torch
+
+from asr.datadir import DataDir
+from asr.text import Tokenizer, UnknownCharacterError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    key: str
+    feats: str  # kaldiio rxspecifier, e.g. /path/feats.ark:1234
+    num_frames: int
+    text: str
+    labels: tuple[int, ...]
+
+
+def ctc_min_frames(labels: Sequence[int]) -> int:
+    """Frames CTC needs for a label sequence: one per label, plus a blank between repeats."""
+    return len(labels) + sum(1 for a, b in zip(labels, labels[1:]) if a == b)
+
+
+def load_utterances(
+    data: DataDir, tokenizer: Tokenizer, stack: int, for_training: bool
+) -> tuple[list[Utterance], dict[str, int]]:
+    """The usable utterances of a data dir with features, and the skip counts by reason.
+
+    Scoring sets (``for_training=False``) keep utterances with empty or
+    unencodable transcripts: their hypotheses must still be produced.
+    """
+    utterances, skipped = [], {"empty transcript": 0, "unknown character": 0, "too short for its label": 0}
+    for key in sorted(data.feats):
+        text = data.text.get(key, "")
+        frames = data.num_frames.get(key)
+        if frames is None:
+            frames = kaldiio.load_mat(data.feats[key]).shape[0]
+        labels: list[int] = []
+        reason = None
+        try:
+            labels = tokenizer.encode(text)
+        except UnknownCharacterError as error:
+            reason, detail = "unknown character", str(error)
+        if reason is None and not labels:
+            reason, detail = "empty transcript", "the transcript is empty"
+        if reason is None and frames // stack < ctc_min_frames(labels):
+            reason = "too short for its label"
+            detail = f"{frames // stack} output frames < {ctc_min_frames(labels)} needed by CTC"
+        if reason is not None and for_training:
+            skipped[reason] += 1
+            log.warning("%s: skipping utterance %s: %s", data.path, key, detail)
+            continue
+        utterances.append(Utterance(key, data.feats[key], frames, text, tuple(labels)))
+    return utterances, {k: v for k, v in skipped.items() if v}
+
+
+def bucket_batches(
+    lengths: Sequence[int], max_frames: int, max_batch: int, shuffle: bool, seed: int = 0
+) -> list[list[int]]:
+    """Group indices into batches of similar length, each below ``max_frames`` padded frames.
+
+    With ``shuffle``, lengths are jittered before sorting so that batch
+    composition changes between epochs, and the batch order is shuffled;
+    ``seed`` (e.g. base seed + epoch) makes both reproducible and resumable.
+    """
+    rng = random.Random(seed)
+    jitter = [rng.uniform(0.9, 1.1) if shuffle else 1.0 for _ in lengths]
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i] * jitter[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        longest_if_added = max(longest, lengths[i])
+        if current and (longest_if_added * (len(current) + 1) > max_frames or len(current) >= max_batch):
+            batches.append(current)
+            current, longest_if_added = [], lengths[i]
+        current.append(i)
+        longest = longest_if_added
+    if current:
+        batches.append(current)
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
+@dataclass
+class Batch:
+    keys: list[str]
+    feats: torch.Tensor  # (B, T, D), CMVN applied, zero-padded
+    lengths: torch.Tensor  # (B,)
+    labels: torch.Tensor  # (sum of label lengths,)
+    label_lengths: torch.Tensor  # (B,)
+
+
+class FeatureReader:
+    """Reads features of utterances, normalized with global CMVN, into padded batches.
+
+    Training sets are small enough here to cache in memory after the first
+    epoch, which saves re-reading ark files every epoch.
+    """
+
+    def __init__(self, mean: torch.Tensor, inv_std: torch.Tensor, cache: bool = False) -> None:
+        self.mean, self.inv_std = mean, inv_std
+        self.cache: dict[str, torch.Tensor] | None = {} if cache else None
+
+    def read(self, utt: Utterance) -> torch.Tensor:
+        if self.cache is not None and utt.key in self.cache:
+            return self.cache[utt.key]
+        feats = (torch.from_numpy(np.asarray(kaldiio.load_mat(utt.feats), dtype=np.float32)) - self.mean) * self.inv_std
+        if self.cache is not None:
+            self.cache[utt.key] = feats
+        return feats
+
+    def batch(self, utts: Sequence[Utterance]) -> Batch:
+        feats = [self.read(u) for u in utts]
+        lengths = torch.tensor([f.shape[0] for f in feats])
+        padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+        labels = torch.tensor([label for u in utts for label in u.labels], dtype=torch.long)
+        label_lengths = torch.tensor([len(u.labels) for u in utts])
+        return Batch([u.key for u in utts], padded, lengths, labels, label_lengths)
+
+    def batches(
+        self, utts: Sequence[Utterance], max_frames: int, max_batch: int, shuffle: bool, seed: int = 0
+    ) -> Iterator[Batch]:
+        for indices in bucket_batches([u.num_frames for u in utts], max_frames, max_batch, shuffle, seed):
+            yield self.batch([utts[i] for i in indices])

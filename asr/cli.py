@@ -1,0 +1,46 @@
+"""The ``asr`` command line: parses arguments and hands them to the library."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand name -> module under asr.commands.
+COMMANDS = (
+    "prepare",
+    "validate",
+    "features",
+    "train",
+    "average",
+    "decode",
+    "score",
+    "transcribe",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"asr.commands.{name}")
+        doc = (module.__doc__ or "").strip()
+        sub_parser = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status = args._run(args)
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input is reported in one line, never as a traceback.
+        print(f"asr {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Train a BiLSTM-CTC model on a data dir with features, choosing epochs on dev."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="training YAML (TrainConfig fields); default: built-in defaults")
+    parser.add_argument("--train", required=True, help="training data dir with feats.scp, cmvn.ark, fbank.yaml")
+    parser.add_argument("--dev", required=True, help="dev data dir with feats.scp")
+    parser.add_argument("--exp", required=True, help="experiment dir for checkpoints, logs and plots")
+    parser.add_argument("--resume", action="store_true", help="continue from EXP/last.pt if it exists")
+    parser.add_argument("--epochs", type=int, help="override the config's epoch count")
+
+
+def run(args: argparse.Namespace) -> int:
+    from asr.config import load_config
+    from asr.training import TrainConfig, train
+
+    config = load_config(TrainConfig, args.config) if args.config else TrainConfig()
+    if args.epochs:
+        config.epochs = args.epochs
+    train(config, args.train, args.dev, args.exp, args.resume)
+    return 0

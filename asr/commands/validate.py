@@ -1,0 +1,19 @@
+"""Check a data dir: files sorted, ids consistent, every line well formed."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data_dir", nargs="+", help="data dirs to check")
+    parser.add_argument("--need-feats", action="store_true", help="require feats.scp")
+
+
+def run(args: argparse.Namespace) -> int:
+    from asr.datadir import validate_data_dir
+
+    for path in args.data_dir:
+        data = validate_data_dir(path, need_feats=args.need_feats)
+        print(f"{path}: OK, {len(data.source)} utterances, {len(set(data.utt2spk.values()))} speakers")
+    return 0

@@ -1,0 +1,163 @@
+"""Kaldi-style data directories: read, write and validate.
+
+A data dir is a folder of small text files keyed by utterance id, sorted by
+id: ``wav.scp`` (id -> audio path; handwriting uses ``images.scp``),
+``text``, ``utt2spk``, ``spk2utt``, and later ``feats.scp`` and
+``utt2num_frames``.  Every stage calls :func:`validate_data_dir` first, so a
+fault is reported once, in one line naming the file, the line and the fault.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SOURCE_FILES = ("wav.scp", "images.scp")
+# Files that describe the whole dir rather than its utterances: a subset keeps
+# the parent's feature settings and CMVN statistics, as Kaldi's subset does.
+DIR_WIDE_FILES = ("fbank.yaml", "cmvn.ark")
+
+
+def read_table(path: str | Path, allow_empty_value: bool = False) -> dict[str, str]:
+    """Read ``id value...`` lines into a dict, with one-line errors.
+
+    The value is the rest of the line after the first run of white space,
+    so transcripts and paths with spaces survive.
+    """
+    path = Path(path)
+    table: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            raise ValueError(f"{path}:{lineno}: empty line")
+        fields = line.strip().split(maxsplit=1)
+        key = fields[0]
+        value = fields[1] if len(fields) > 1 else ""
+        if not value and not allow_empty_value:
+            raise ValueError(f"{path}:{lineno}: '{key}' has no value")
+        if key in table:
+            raise ValueError(f"{path}:{lineno}: duplicated id '{key}'")
+        table[key] = value
+    return table
+
+
+def write_table(path: str | Path, table: dict[str, str]) -> None:
+    """Write ``id value`` lines sorted by id (Kaldi's ``LC_ALL=C sort``)."""
+    lines = [f"{key} {table[key]}\n" for key in sorted(table)]
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text("".join(lines), encoding="utf-8")
+    tmp.replace(path)
+
+
+@dataclass
+class DataDir:
+    """The tables of one data dir; absent optional files are empty dicts."""
+
+    path: Path
+    source: dict[str, str]
+    text: dict[str, str]
+    utt2spk: dict[str, str]
+    feats: dict[str, str] = field(default_factory=dict)
+    num_frames: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def utts(self) -> list[str]:
+        return sorted(self.source)
+
+    @property
+    def source_file(self) -> str:
+        return next(name for name in SOURCE_FILES if (self.path / name).exists())
+
+
+def spk2utt(utt2spk: dict[str, str]) -> dict[str, str]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for utt in sorted(utt2spk):
+        grouped[utt2spk[utt]].append(utt)
+    return {spk: " ".join(utts) for spk, utts in grouped.items()}
+
+
+def write_data_dir(
+    path: str | Path, source: dict[str, str], text: dict[str, str], utt2spk: dict[str, str],
+    source_file: str = "wav.scp",
+) -> None:
+    """Write a new data dir (source list, text, utt2spk, spk2utt) and validate it."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    write_table(path / source_file, source)
+    write_table(path / "text", text)
+    write_table(path / "utt2spk", utt2spk)
+    write_table(path / "spk2utt", spk2utt(utt2spk))
+    validate_data_dir(path)
+
+
+def _check_sorted(path: Path) -> None:
+    keys = [line.split(maxsplit=1)[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for lineno, (a, b) in enumerate(zip(keys, keys[1:]), 2):
+        if b < a:
+            raise ValueError(f"{path}:{lineno}: not sorted by id ('{b}' after '{a}')")
+
+
+def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool = False) -> DataDir:
+    """Load and check a data dir: every file sorted, every id in every table.
+
+    An empty transcript is allowed in ``text`` here (a test set may hold
+    one); training skips such utterances with a count.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: data dir does not exist")
+    source_name = next((name for name in SOURCE_FILES if (path / name).exists()), None)
+    if source_name is None:
+        raise FileNotFoundError(f"{path}: no {' or '.join(SOURCE_FILES)}")
+    tables = {source_name: read_table(path / source_name)}
+    optional = {"text": True, "utt2spk": False, "feats.scp": False, "utt2num_frames": False}
+    for name, allow_empty in optional.items():
+        if (path / name).exists():
+            tables[name] = read_table(path / name, allow_empty_value=allow_empty)
+        elif name == "text" and need_text or name == "feats.scp" and need_feats or name == "utt2spk":
+            raise FileNotFoundError(f"{path}/{name}: missing")
+    for name in tables:
+        _check_sorted(path / name)
+    utts = set(tables[source_name])
+    for name, table in tables.items():
+        if name == "utt2num_frames" and "feats.scp" not in tables:
+            continue
+        missing = sorted(utts - set(table)) if name in ("text", "utt2spk") else []
+        extra = sorted(set(table) - utts)
+        if missing:
+            raise ValueError(f"{path}/{name}: no entry for '{missing[0]}' ({len(missing)} missing)")
+        if extra:
+            raise ValueError(f"{path}/{name}: '{extra[0]}' is not in {source_name} ({len(extra)} extra)")
+    num_frames = {}
+    for utt, value in tables.get("utt2num_frames", {}).items():
+        if not value.isdigit():
+            raise ValueError(f"{path}/utt2num_frames: '{utt}' has a non-integer frame count '{value}'")
+        num_frames[utt] = int(value)
+    return DataDir(
+        path=path,
+        source=tables[source_name],
+        text=tables.get("text", {}),
+        utt2spk=tables["utt2spk"],
+        feats=tables.get("feats.scp", {}),
+        num_frames=num_frames,
+    )
+
+
+def subset_data_dir(src: str | Path, dst: str | Path, utts: list[str]) -> None:
+    """Copy the lines of the given utterances of every table to a new dir."""
+    src, dst = Path(src), Path(dst)
+    keep = set(utts)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in (*SOURCE_FILES, "text", "utt2spk", "feats.scp", "utt2num_frames"):
+        if (src / name).exists():
+            table = read_table(src / name, allow_empty_value=name == "text")
+            write_table(dst / name, {k: v for k, v in table.items() if k in keep})
+    write_table(dst / "spk2utt", spk2utt(read_table(dst / "utt2spk")))
+    for name in DIR_WIDE_FILES:
+        if (src / name).exists():
+            shutil.copyfile(src / name, dst / name)

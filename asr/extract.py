@@ -1,0 +1,80 @@
+"""The feature stage: a data dir in, a data dir with ``feats.scp`` out.
+
+Features go to Kaldi ark/scp files through ``kaldiio`` so that Kaldi and
+ESPnet users can bring their own.  Audio that cannot be read is reported,
+counted and left out of the output dir, instead of stopping the stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+from tqdm import tqdm
+
+from asr.audio import AudioError, read_audio, speed_perturb
+from asr.config import save_config
+from asr.datadir import read_table, spk2utt, validate_data_dir, write_table
+from asr.features import FbankConfig, accumulate_cmvn, fbank
+
+log = logging.getLogger(__name__)
+
+
+def perturbed_id(key: str, speed: float) -> str:
+    """Kaldi's naming for speed-perturbed copies: ``sp0.9-<id>``."""
+    return key if speed == 1.0 else f"sp{speed:g}-{key}"
+
+
+def extract_features(
+    src: str | Path, dst: str | Path, config: FbankConfig, speeds: tuple[float, ...] = (1.0,)
+) -> int:
+    """Compute fbank for every utterance of ``src`` (at each speed) into ``dst``.
+
+    Writes ``feats.ark``/``feats.scp``, ``utt2num_frames``, the CMVN stats of
+    the whole dir (``cmvn.ark``, Kaldi layout), ``fbank.yaml`` and the
+    tables of ``src`` restricted to the utterances that succeeded.  Returns
+    the number of utterances skipped.
+    """
+    data = validate_data_dir(src)
+    if data.source_file != "wav.scp":
+        raise ValueError(f"{src}: fbank needs wav.scp")
+    dst = Path(dst).resolve()  # scp entries stay valid from any working dir
+    dst.mkdir(parents=True, exist_ok=True)
+    keep_source, keep_text, keep_spk, num_frames = {}, {}, {}, {}
+    stats = None
+    failed = 0
+    jobs = [(utt, speed) for speed in speeds for utt in data.utts]
+    with kaldiio.WriteHelper(f"ark,scp:{dst / 'feats.ark'},{dst / 'feats.scp.unsorted'}") as writer:
+        for utt, speed in tqdm(jobs, desc=f"fbank {dst.name}", unit="utt", mininterval=2):
+            try:
+                samples = speed_perturb(read_audio(data.source[utt], config.sample_rate), speed)
+                feats = fbank(samples, config).numpy()
+            except (AudioError, ValueError) as error:
+                failed += 1
+                log.warning("skipping utterance %s: %s", utt, error)
+                continue
+            key = perturbed_id(utt, speed)
+            writer(key, feats.astype(np.float32))
+            stats = accumulate_cmvn(stats, feats)
+            num_frames[key] = str(feats.shape[0])
+            keep_source[key] = data.source[utt] if speed == 1.0 else f"sox {data.source[utt]} -t wav - speed {speed:g} |"
+            keep_text[key] = data.text.get(utt, "")
+            keep_spk[key] = perturbed_id(data.utt2spk[utt], speed)
+    if stats is None:
+        raise ValueError(f"{src}: no utterance could be read ({failed} failed)")
+    # kaldiio writes scp lines in processing order; Kaldi wants them sorted.
+    write_table(dst / "feats.scp", read_table(dst / "feats.scp.unsorted"))
+    (dst / "feats.scp.unsorted").unlink()
+    write_table(dst / "wav.scp", keep_source)
+    write_table(dst / "text", keep_text)
+    write_table(dst / "utt2spk", keep_spk)
+    write_table(dst / "spk2utt", spk2utt(keep_spk))
+    write_table(dst / "utt2num_frames", num_frames)
+    kaldiio.save_mat(str(dst / "cmvn.ark"), stats)
+    save_config(config, dst / "fbank.yaml")
+    validate_data_dir(dst, need_feats=True)
+    if failed:
+        log.warning("%s: %d of %d utterances skipped (unreadable audio)", src, failed, len(jobs))
+    return failed

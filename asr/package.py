@@ -1,0 +1,118 @@
+"""The trained model as one self-contained file, and loading it back.
+
+A model file holds everything needed to go from audio to text: weights,
+model config, token list, feature config and CMVN statistics, so that
+``asr transcribe --model FILE a.wav`` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from asr.batching import bucket_batches
+from asr.config import from_dict, to_dict
+from asr.features import FbankConfig, cmvn_from_stats
+from asr.model import AcousticModel, ModelConfig
+from asr.text import Tokenizer
+
+FORMAT = "asr-model-1"
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """torch.save through a temp file and rename: a kill never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class RecognizerSpec:
+    """What a model file describes apart from its weights."""
+
+    model: ModelConfig
+    tokens: tuple[str, ...]
+    features: FbankConfig
+    cmvn: torch.Tensor  # Kaldi CMVN stats, 2 x (D+1)
+    info: dict[str, Any] = field(default_factory=dict)  # training provenance, free form
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "model": to_dict(self.model),
+            "tokens": list(self.tokens),
+            "features": to_dict(self.features),
+            "cmvn": self.cmvn,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str) -> "RecognizerSpec":
+        if values.get("format") != FORMAT:
+            raise ValueError(f"{where}: not an asr model file (format {values.get('format')!r}, expected {FORMAT!r})")
+        return cls(
+            model=from_dict(ModelConfig, values["model"], f"{where}:model"),
+            tokens=tuple(values["tokens"]),
+            features=from_dict(FbankConfig, values["features"], f"{where}:features"),
+            cmvn=values["cmvn"],
+            info=values.get("info", {}),
+        )
+
+
+def save_model(path: str | Path, spec: RecognizerSpec, state_dict: dict[str, torch.Tensor]) -> None:
+    atomic_save({**spec.to_dict(), "state_dict": state_dict}, path)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """torch.load with a one-line error for a missing, truncated or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a corrupt file
+        raise ValueError(f"{path}: unreadable model file ({type(error).__name__}: {error})") from None
+
+
+@dataclass
+class Recognizer:
+    """A loaded model with everything needed to turn features into text."""
+
+    spec: RecognizerSpec
+    model: AcousticModel
+    tokenizer: Tokenizer
+    mean: torch.Tensor
+    inv_std: torch.Tensor
+
+    @property
+    def frame_shift(self) -> float:
+        """Seconds per output frame."""
+        return self.spec.features.frame_shift_ms / 1000 * self.spec.model.stack
+
+    @torch.no_grad()
+    def log_probs(self, feats: Sequence[torch.Tensor], max_frames: int = 20000) -> list[torch.Tensor]:
+        """CTC log-probs (T', V) of each raw fbank matrix, in batches of similar length."""
+        normalized = [(f - self.mean) * self.inv_std for f in feats]
+        results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
+        for indices in bucket_batches([f.shape[0] for f in feats], max_frames, 64, shuffle=False):
+            batch = [normalized[i] for i in indices]
+            lengths = torch.tensor([f.shape[0] for f in batch])
+            out, out_lengths = self.model(torch.nn.utils.rnn.pad_sequence(batch, batch_first=True), lengths)
+            for row, i in enumerate(indices):
+                results[i] = out[row, : out_lengths[row]]
+        return results
+
+
+def load_recognizer(path: str | Path) -> Recognizer:
+    values = read_checkpoint(path)
+    spec = RecognizerSpec.from_dict(values, str(path))
+    model = AcousticModel(spec.model)
+    model.load_state_dict(values["state_dict"])
+    model.eval()
+    mean, inv_std = cmvn_from_stats(spec.cmvn)
+    return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std)

@@ -1,0 +1,255 @@
+"""CTC training: bucketed batches, AdamW with warmup and cosine decay,
+validation CER every epoch, atomic checkpoints, exact resume, averaging.
+
+Every epoch reseeds the global RNG from ``seed + epoch`` and draws its batch
+order from the same number, so an interrupted run resumed from its last
+checkpoint ends with the same weights as one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kaldiio
+import torch
+from tqdm import tqdm
+
+from asr.batching import FeatureReader, Utterance, bucket_batches, load_utterances
+from asr.config import from_dict, load_config, save_config, to_dict
+from asr.datadir import validate_data_dir
+from asr.decoding import ctc_greedy
+from asr.features import FbankConfig, SpecAugmentConfig, cmvn_from_stats, spec_augment
+from asr.model import AcousticModel, ModelConfig
+from asr.package import RecognizerSpec, atomic_save, read_checkpoint, save_model
+from rapidfuzz.distance import Levenshtein
+from asr.text import Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; recipes keep it in conf/train.yaml."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+    use_spec_augment: bool = True
+    epochs: int = 30
+    lr: float = 1e-3  # peak learning rate, reached after warmup
+    min_lr_ratio: float = 0.02  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 300
+    weight_decay: float = 1e-2
+    grad_clip: float = 5.0  # max global gradient norm
+    max_frames: int = 10000  # padded input frames per batch
+    max_batch: int = 64  # utterances per batch
+    seed: int = 1
+    keep_best: int = 5  # epochs kept (by dev CER) for checkpoint averaging
+    threads: int = 0  # torch threads, 0: torch's default
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.lr <= 0 or self.max_frames < 1 or self.keep_best < 1:
+            raise ValueError(f"invalid training config: epochs={self.epochs} lr={self.lr}")
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warmup to 1, then cosine decay to ``min_ratio`` at ``total`` steps."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def char_error_rate(refs: list[str], hyps: list[str]) -> float:
+    errors = sum(Levenshtein.distance(r, h) for r, h in zip(refs, hyps))
+    return errors / max(1, sum(len(r) for r in refs))
+
+
+@torch.no_grad()
+def evaluate(
+    model: AcousticModel, reader: FeatureReader, utts: list[Utterance], tokenizer: Tokenizer, max_frames: int
+) -> tuple[float, float]:
+    """Mean CTC loss per utterance and greedy CER on a held-out set."""
+    model.eval()
+    loss_sum, refs, hyps = 0.0, [], []
+    for batch in reader.batches(utts, max_frames, 256, shuffle=False):
+        log_probs, lengths = model(batch.feats, batch.lengths)
+        loss_sum += float(ctc_loss(log_probs, lengths, batch)) * len(batch.keys)
+        hyps += [tokenizer.decode(ids) for ids in ctc_greedy(log_probs, lengths)]
+        refs += [tokenizer.decode(u) for u in _split_labels(batch)]
+    return loss_sum / max(1, len(utts)), char_error_rate(refs, hyps)
+
+
+def _split_labels(batch) -> list[list[int]]:
+    return [chunk.tolist() for chunk in torch.split(batch.labels, batch.label_lengths.tolist())]
+
+
+def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch) -> torch.Tensor:
+    """CTC loss summed over each utterance, averaged over the batch."""
+    return torch.nn.functional.ctc_loss(
+        log_probs.transpose(0, 1), batch.labels, lengths, batch.label_lengths,
+        blank=0, reduction="sum", zero_infinity=True,
+    ) / len(batch.keys)
+
+
+def _plot(history: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_cer) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train")
+    ax_loss.plot(epochs, [h["dev_loss"] for h in history], label="dev")
+    ax_loss.set(xlabel="epoch", ylabel="CTC loss per utterance", title="loss")
+    ax_loss.legend()
+    ax_cer.plot(epochs, [100 * h["dev_cer"] for h in history])
+    ax_cer.set(xlabel="epoch", ylabel="CER %", title="dev CER (greedy)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _add_file_log(path: Path) -> None:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("asr").addHandler(handler)
+
+
+def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_dir: str | Path, resume: bool) -> Path:
+    """Train a model; returns the path of the last checkpoint.
+
+    ``exp_dir`` receives ``train.yaml``, ``tokens.txt``, ``train.log``,
+    ``history.json``, ``train.png``, ``last.pt`` (full state, for
+    ``--resume``) and ``epoch-N.pt`` weights of the best epochs by dev CER.
+    """
+    exp = Path(exp_dir)
+    exp.mkdir(parents=True, exist_ok=True)
+    _add_file_log(exp / "train.log")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    train_data = validate_data_dir(train_dir, need_feats=True)
+    dev_data = validate_data_dir(dev_dir, need_feats=True)
+    features = load_config(FbankConfig, Path(train_dir) / "fbank.yaml")
+    cmvn = torch.tensor(kaldiio.load_mat(str(Path(train_dir) / "cmvn.ark")))
+    tokenizer = Tokenizer.from_texts(train_data.text.values())
+    last_path = exp / "last.pt"
+    state: dict[str, Any] | None = None
+    if resume and last_path.exists():
+        state = read_checkpoint(last_path)
+        tokenizer = Tokenizer(tuple(state["spec"]["tokens"]))
+        config = from_dict(TrainConfig, state["config"], f"{last_path}:config")
+        log.info("resuming from %s after epoch %d", last_path, state["epoch"])
+    tokenizer.write(exp / "tokens.txt")
+    save_config(config, exp / "train.yaml")
+
+    config.model.input_dim = features.num_mel_bins
+    config.model.num_tokens = len(tokenizer)
+    mean, inv_std = cmvn_from_stats(cmvn)
+    train_utts, skipped = load_utterances(train_data, tokenizer, config.model.stack, for_training=True)
+    dev_utts, dev_skipped = load_utterances(dev_data, tokenizer, config.model.stack, for_training=True)
+    for name, counts, total in (("train", skipped, len(train_data.feats)), ("dev", dev_skipped, len(dev_data.feats))):
+        if counts:
+            log.warning("%s: skipped %d of %d utterances: %s", name, sum(counts.values()), total,
+                        ", ".join(f"{n} {reason}" for reason, n in counts.items()))
+    if not train_utts or not dev_utts:
+        raise ValueError(f"no usable utterances in {train_dir if not train_utts else dev_dir}")
+    log.info("train %d utts, dev %d utts, %d tokens", len(train_utts), len(dev_utts), len(tokenizer))
+
+    torch.manual_seed(config.seed)
+    model = AcousticModel(config.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    reader = FeatureReader(mean, inv_std, cache=True)
+    steps_per_epoch = len(bucket_batches([u.num_frames for u in train_utts], config.max_frames, config.max_batch, True))
+    total = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, config.warmup_steps, total, config.min_lr_ratio)
+    )
+    spec = RecognizerSpec(config.model, tokenizer.tokens, features, cmvn)
+    history: list[dict[str, float]] = []
+    start_epoch = 1
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = state["history"]
+        start_epoch = state["epoch"] + 1
+    log.info("model: %d parameters, %d steps per epoch", sum(p.numel() for p in model.parameters()), steps_per_epoch)
+
+    for epoch in range(start_epoch, config.epochs + 1):
+        torch.manual_seed(config.seed * 100003 + epoch)
+        model.train()
+        started, loss_sum, frames = time.time(), 0.0, 0
+        progress = tqdm(reader.batches(train_utts, config.max_frames, config.max_batch, True, config.seed + epoch),
+                        total=steps_per_epoch, desc=f"epoch {epoch}", unit="batch", mininterval=5, leave=False)
+        for batch in progress:
+            feats = batch.feats
+            if config.use_spec_augment:
+                feats = spec_augment(feats, batch.lengths, config.spec_augment)
+            log_probs, lengths = model(feats, batch.lengths)
+            loss = ctc_loss(log_probs, lengths, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item() * len(batch.keys)
+            frames += int(batch.lengths.sum())
+            progress.set_postfix(loss=f"{loss.item():.1f}", refresh=False)
+        dev_loss, dev_cer = evaluate(model, reader, dev_utts, tokenizer, config.max_frames)
+        elapsed = time.time() - started
+        history.append({"epoch": epoch, "train_loss": loss_sum / len(train_utts), "dev_loss": dev_loss,
+                        "dev_cer": dev_cer, "lr": scheduler.get_last_lr()[0], "seconds": elapsed,
+                        "frames_per_second": frames / elapsed})
+        log.info("epoch %d: train loss %.3f, dev loss %.3f, dev CER %.2f%%, %.0f s",
+                 epoch, history[-1]["train_loss"], dev_loss, 100 * dev_cer, elapsed)
+        _keep_best_weights(exp, epoch, model, history, config.keep_best)
+        atomic_save({"config": to_dict(config), "spec": spec.to_dict(), "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "epoch": epoch, "history": history}, last_path)
+        (exp / "history.json").write_text(json.dumps(history, indent=1))
+        _plot(history, exp / "train.png")
+    return last_path
+
+
+def best_epochs(history: list[dict[str, float]], n: int) -> list[int]:
+    """The ``n`` epochs with the lowest dev CER (dev loss breaks ties)."""
+    ranked = sorted(history, key=lambda h: (h["dev_cer"], h["dev_loss"]))
+    return sorted(int(h["epoch"]) for h in ranked[:n])
+
+
+def _keep_best_weights(exp: Path, epoch: int, model: AcousticModel, history: list[dict[str, float]], n: int) -> None:
+    keep = best_epochs(history, n)
+    if epoch in keep:
+        atomic_save(model.state_dict(), exp / f"epoch-{epoch}.pt")
+    for path in exp.glob("epoch-*.pt"):
+        if int(path.stem.split("-")[1]) not in keep:
+            path.unlink()
+
+
+def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[int]:
+    """Average the weights of the ``n`` best epochs (by dev CER) into a model file.
+
+    Averaging the last good epochs smooths the noise of the final updates;
+    choosing them by dev, never test, keeps the test set honest.
+    """
+    exp = Path(exp_dir)
+    state = read_checkpoint(exp / "last.pt")
+    epochs = [e for e in best_epochs(state["history"], n) if (exp / f"epoch-{e}.pt").exists()]
+    if not epochs:
+        raise FileNotFoundError(f"{exp}: no epoch-N.pt weights to average")
+    averaged: dict[str, torch.Tensor] = {}
+    for e in epochs:
+        weights = read_checkpoint(exp / f"epoch-{e}.pt")
+        for name, tensor in weights.items():
+            averaged[name] = averaged.get(name, 0) + tensor.double() / len(epochs)
+    spec = RecognizerSpec.from_dict(state["spec"], str(exp / "last.pt"))
+    spec.info = {"averaged_epochs": epochs, "history": state["history"], "config": state["config"]}
+    save_model(out, spec, {name: t.float() for name, t in averaged.items()})
+    return epochs
