@@ -122,7 +122,7 @@ class FeatureReader:
     def read(self, utt: Utterance) -> torch.Tensor:
         if self.cache is not None and utt.key in self.cache:
             return self.cache[utt.key]
-        feats = (torch.from_numpy(np.asarray(kaldiio.load_mat(utt.feats), dtype=np.float32)) - self.mean) * self.inv_std
+        feats = (torch.tensor(kaldiio.load_mat(utt.feats), dtype=torch.float32) - self.mean) * self.inv_std
         if self.cache is not None:
             self.cache[utt.key] = feats
         return feats

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import kaldiio
-import numpy as np
 import torch
 
 from asr.config import load_config
@@ -38,7 +37,7 @@ def decode_data_dir(model_path: str | Path, data_dir: str | Path, out_dir: str |
         raise ValueError(f"{fbank_yaml}: features differ from the model's ({recognizer.spec.features})")
     keys = sorted(data.feats)
     started = time.time()
-    feats = [torch.from_numpy(np.asarray(kaldiio.load_mat(data.feats[k]), dtype=np.float32)) for k in keys]
+    feats = [torch.tensor(kaldiio.load_mat(data.feats[k]), dtype=torch.float32) for k in keys]
     log_probs = recognizer.log_probs(feats)
     hyps = {}
     for key, lp in zip(keys, log_probs):

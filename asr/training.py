@@ -144,7 +144,13 @@ def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_d
     if resume and last_path.exists():
         state = read_checkpoint(last_path)
         tokenizer = Tokenizer(tuple(state["spec"]["tokens"]))
-        config = from_dict(TrainConfig, state["config"], f"{last_path}:config")
+        saved = from_dict(TrainConfig, state["config"], f"{last_path}:config")
+        saved.model.input_dim, saved.model.num_tokens = config.model.input_dim, config.model.num_tokens
+        changed = [k for k, v in to_dict(config).items() if to_dict(saved)[k] != v]
+        if changed:
+            # The schedule, batches and seeds all follow from the config: a resumed
+            # run is only the same run if the config is the same.
+            raise ValueError(f"{last_path}: cannot resume with a different config ({', '.join(changed)} changed)")
         log.info("resuming from %s after epoch %d", last_path, state["epoch"])
     tokenizer.write(exp / "tokens.txt")
     save_config(config, exp / "train.yaml")

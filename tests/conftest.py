@@ -1,0 +1,69 @@
+"""Shared fixtures: real data from ../shared/corpora, tiny data dirs built from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = REPO.parent / "shared" / "corpora"
+AN4 = CORPORA / "an4"
+
+
+@pytest.fixture(scope="session")
+def an4_root() -> Path:
+    if not (AN4 / "etc" / "an4_train.transcription").exists():
+        pytest.skip(f"AN4 corpus not found at {AN4}")
+    return AN4
+
+
+@pytest.fixture(scope="session")
+def an4_wavs(an4_root: Path) -> list[Path]:
+    """A few real AN4 training recordings, in a fixed order."""
+    return sorted((an4_root / "wav" / "an4_clstk").glob("*/*.wav"))[:6]
+
+
+def make_mini_an4(an4_root: Path, dest: Path, speakers: int = 8, per_speaker: int = 4, test: int = 6) -> Path:
+    """An AN4-layout tree with a handful of real utterances (links to the real wavs)."""
+    from asr.corpora.an4 import speaker_of
+
+    etc = dest / "etc"
+    etc.mkdir(parents=True)
+    for part, listed in (("train", None), ("test", test)):
+        ids = (an4_root / "etc" / f"an4_{part}.fileids").read_text().split()
+        lines = (an4_root / "etc" / f"an4_{part}.transcription").read_text().splitlines()
+        chosen, count = [], {}
+        for fileid, line in zip(ids, lines):
+            spk = speaker_of(Path(fileid).name)
+            if listed is None and count.get(spk, 0) < per_speaker and (spk in count or len(count) < speakers):
+                count[spk] = count.get(spk, 0) + 1
+                chosen.append((fileid, line))
+            elif listed is not None and len(chosen) < listed:
+                chosen.append((fileid, line))
+        (etc / f"an4_{part}.fileids").write_text("".join(f"{f}\n" for f, _ in chosen))
+        (etc / f"an4_{part}.transcription").write_text("".join(f"{t}\n" for _, t in chosen))
+        for fileid, _ in chosen:
+            link = dest / "wav" / f"{fileid}.wav"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(an4_root / "wav" / f"{fileid}.wav")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def mini_an4(an4_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_mini_an4(an4_root, tmp_path_factory.mktemp("mini_an4"))
+
+
+@pytest.fixture(scope="session")
+def mini_data(mini_an4: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """train/dev/test data dirs of the mini AN4 tree, with fbank features."""
+    from asr.corpora.an4 import prepare_an4
+    from asr.extract import extract_features
+    from asr.features import FbankConfig
+
+    out = tmp_path_factory.mktemp("data")
+    prepare_an4(mini_an4, out, dev_speakers=2)
+    for part in ("train", "dev", "test"):
+        extract_features(out / part, out / part, FbankConfig())
+    return out

@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from asr.model import AcousticModel, ModelConfig, reverse_padded
+
+
+def test_reverse_padded_keeps_padding_in_place():
+    x = torch.arange(10.0).reshape(2, 5, 1)
+    out = reverse_padded(x, torch.tensor([5, 3]))
+    assert out[:, :, 0].tolist() == [[4, 3, 2, 1, 0], [7, 6, 5, 8, 9]]
+
+
+@pytest.mark.parametrize("rnn, projection", [("lstm", 0), ("lstm", 16), ("gru", 0)])
+def test_padded_batch_equals_each_sequence_alone(rnn, projection):
+    """Exact bidirectionality: padding never leaks into the shorter sequences."""
+    torch.manual_seed(0)
+    model = AcousticModel(ModelConfig(input_dim=8, num_tokens=6, stack=2, hidden=24, layers=2,
+                                      projection=projection, rnn=rnn)).eval()
+    feats = torch.randn(3, 41, 8)
+    lengths = torch.tensor([41, 20, 7])
+    log_probs, out_lengths = model(feats, lengths)
+    assert out_lengths.tolist() == [20, 10, 3]
+    assert log_probs.shape == (3, 20, 6)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(3, 20))
+    for b in range(3):
+        alone, _ = model(feats[b : b + 1, : lengths[b]], lengths[b : b + 1])
+        torch.testing.assert_close(alone[0], log_probs[b, : out_lengths[b]], atol=1e-5, rtol=1e-5)
+
+
+def test_invalid_configs_are_rejected():
+    with pytest.raises(ValueError, match="rnn must be"):
+        ModelConfig(rnn="transformer")
+    with pytest.raises(ValueError, match="projection"):
+        ModelConfig(rnn="gru", projection=10)
+    with pytest.raises(ValueError, match="num_tokens"):
+        AcousticModel(ModelConfig(num_tokens=0))

@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from asr.config import from_dict
+from asr.package import load_recognizer, read_checkpoint
+from asr.training import TrainConfig, average_checkpoints, best_epochs, lr_factor, train
+
+TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
+        "keep_best": 2, "threads": 1}
+
+
+def test_lr_schedule_warms_up_then_decays():
+    factors = [lr_factor(s, 10, 100, 0.1) for s in range(100)]
+    assert factors[0] == 0.1 and factors[9] == 1.0
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert abs(factors[-1] - 0.1) < 0.01
+
+
+def test_best_epochs_by_dev_cer_then_loss():
+    history = [{"epoch": 1, "dev_cer": 0.5, "dev_loss": 3}, {"epoch": 2, "dev_cer": 0.2, "dev_loss": 2},
+               {"epoch": 3, "dev_cer": 0.2, "dev_loss": 1}, {"epoch": 4, "dev_cer": 0.3, "dev_loss": 1}]
+    assert best_epochs(history, 2) == [2, 3]
+
+
+def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, monkeypatch):
+    """Train 3 epochs straight; crash after epoch 1, resume to 3: identical weights."""
+    train_dir, dev_dir = mini_data / "train", mini_data / "dev"
+    straight = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "a", resume=False)
+
+    def crash(history, path):  # the last thing an epoch does, after its checkpoint
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("asr.training._plot", crash)
+        with pytest.raises(KeyboardInterrupt):
+            train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=False)
+    assert read_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 1
+    with pytest.raises(ValueError, match="different config \\(lr changed\\)"):
+        train(from_dict(TrainConfig, {**TINY, "lr": 0.1}), train_dir, dev_dir, tmp_path / "b", resume=True)
+    resumed = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=True)
+    a, b = read_checkpoint(straight), read_checkpoint(resumed)
+    assert [h["epoch"] for h in b["history"]] == [1, 2, 3]
+    for name, tensor in a["model"].items():
+        torch.testing.assert_close(tensor, b["model"][name], rtol=0, atol=0)
+    for name in ("train.log", "history.json", "train.png", "tokens.txt", "train.yaml"):
+        assert (tmp_path / "a" / name).exists()
+    assert len(list((tmp_path / "a").glob("epoch-*.pt"))) == 2
+
+    epochs = average_checkpoints(tmp_path / "a", 2, tmp_path / "model.pt")
+    assert epochs == best_epochs(a["history"], 2)
+    recognizer = load_recognizer(tmp_path / "model.pt")
+    weights = [read_checkpoint(tmp_path / "a" / f"epoch-{e}.pt") for e in epochs]
+    name = "output.weight"
+    torch.testing.assert_close(recognizer.model.state_dict()[name], (weights[0][name] + weights[1][name]) / 2)
+    assert recognizer.tokenizer.tokens == tuple(a["spec"]["tokens"])
