@@ -1,6 +1,8 @@
 # Source this file: it makes the project's virtual environment (once, or again
 # when pyproject.toml changes) and puts its `asr`, `python` and `pytest` first
-# on PATH.  Set ASR_VENV to use another location.
+# on PATH.  Set ASR_VENV to use another location, or ASR_NO_SETUP=1 to use the
+# `asr` already on PATH (an environment of your own, or the test suite's).
+[ "${ASR_NO_SETUP:-}" = 1 ] && return 0
 _asr_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _asr_venv=${ASR_VENV:-$_asr_root/.venv}
 _asr_stamp=$_asr_venv/.installed-$(sha1sum "$_asr_root/pyproject.toml" | cut -c1-12)

@@ -6,12 +6,15 @@
 #   bash run.sh --an4-root /path/to/an4      # a local copy (or set AN4_ROOT)
 #   bash run.sh                              # downloads AN4 from CMU (internet)
 set -euo pipefail
+caller_dir=$PWD
 cd "$(dirname "$0")"
 source ../../tools/env.sh
 
 stage=0
 stop_stage=100
-an4_root=${AN4_ROOT:-}     # local AN4 copy; empty: download into downloads/
+an4_root=${AN4_ROOT:-}     # local AN4 copy; empty: download into $download_dir
+download_dir=../../data/downloads  # where a download goes (ignored by git)
+dev_speakers=5             # training speakers held out for model choice
 config=conf/train.yaml
 speed_perturb="0.9 1.0 1.1"
 average=5                  # epochs averaged, chosen by dev CER
@@ -19,12 +22,14 @@ data=data
 exp=exp/train
 epochs=                    # override the config's epoch count (smoke tests)
 source ../../tools/parse_options.sh
+# The corpus path is relative to where run.sh was called from; the others to this folder.
+if [ -n "$an4_root" ] && [[ "$an4_root" != /* ]]; then an4_root=$caller_dir/$an4_root; fi
 
 log() { echo "$(date '+%F %T') $*"; }
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: data preparation"
-  asr prepare an4 ${an4_root:+--root "$an4_root"} --out "$data"
+  asr prepare an4 ${an4_root:+--root "$an4_root"} --download-dir "$download_dir" --out "$data" --dev-speakers "$dev_speakers"
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
