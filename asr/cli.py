@@ -14,6 +14,9 @@ COMMANDS = (
     "train",
     "average",
     "decode",
+    "lm",
+    "tune",
+    "align",
     "score",
     "transcribe",
 )

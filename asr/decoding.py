@@ -1,53 +1,134 @@
-"""CTC decoding: greedy best path, and decoding a data dir into hypotheses."""
+"""CTC decoding: greedy best path or beam search, and decoding a data dir.
+
+Greedy and beam search return the same :class:`asr.beam_search.Hypothesis`,
+so everything downstream (N-best lists, word timings, CTM) serves both.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Sequence
 
 import kaldiio
 import torch
 
-from asr.config import load_config
+from asr.alignment import WordTiming, word_timings, write_ctm
+from asr.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis
+from asr.config import load_config, save_config
 from asr.datadir import validate_data_dir, write_table
 from asr.features import FbankConfig
-from asr.package import load_recognizer
+from asr.package import Recognizer, load_recognizer
+from asr.text import Tokenizer
+
+
+def greedy_path(log_probs: torch.Tensor) -> tuple[list[int], list[int]]:
+    """Best-path token ids of one (T, V) utterance (repeats merged, blanks removed) and their start frames."""
+    ids, counts = torch.unique_consecutive(log_probs.argmax(dim=-1), return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    kept = [(int(t), int(s)) for t, s in zip(ids, starts) if t != 0]
+    return [t for t, _ in kept], [s for _, s in kept]
 
 
 def ctc_greedy(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
-    """Token ids of the best path for each (B, T, V) utterance: repeats merged, blanks removed."""
-    best = log_probs.argmax(dim=-1)
-    results = []
-    for b in range(best.shape[0]):
-        path = torch.unique_consecutive(best[b, : int(lengths[b])])
-        results.append([int(t) for t in path if t != 0])
-    return results
+    """Best-path token ids for each utterance of a padded (B, T, V) batch."""
+    return [greedy_path(log_probs[b, : int(lengths[b])])[0] for b in range(log_probs.shape[0])]
 
 
-def decode_data_dir(model_path: str | Path, data_dir: str | Path, out_dir: str | Path) -> int:
-    """Write ``out_dir/text`` (one hypothesis per utterance); returns the count.
+@dataclass
+class DecodeConfig:
+    """How to search: ``greedy``, or ``beam`` with an optional lexicon and LM.
 
-    The data dir's features must have been made with the model's fbank
-    settings: a mismatch would decode silently into nonsense.
+    A word LM needs a lexicon (the EESEN TLG analogue); a character LM is
+    used without one.  Recipes write the tuned values to a YAML file.
     """
-    recognizer = load_recognizer(model_path)
+
+    mode: str = "greedy"
+    lexicon: str | None = None
+    lm: str | None = None
+    beam: BeamSearchOptions = field(default_factory=BeamSearchOptions)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("greedy", "beam"):
+            raise ValueError(f"mode must be 'greedy' or 'beam', got {self.mode!r}")
+        if self.mode == "greedy" and (self.lexicon or self.lm):
+            raise ValueError("a lexicon or LM needs mode 'beam'")
+
+
+Decoder = Callable[[torch.Tensor], list[Hypothesis]]
+
+
+def make_decoder(tokenizer: Tokenizer, config: DecodeConfig) -> Decoder:
+    """A function from one utterance's (T, V) log-probs to its N-best hypotheses."""
+    if config.mode == "greedy":
+        def greedy(log_probs: torch.Tensor) -> list[Hypothesis]:
+            ids, starts = greedy_path(log_probs)
+            score = float(log_probs.max(dim=-1).values.sum())
+            return [Hypothesis(tokenizer.decode(ids), score, tuple(ids), tuple(starts))]
+
+        return greedy
+    search = BeamSearchDecoder(tokenizer.tokens, config.lexicon, config.lm, config.beam)
+    return lambda log_probs: search.decode(log_probs)[0]
+
+
+def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[str], list[torch.Tensor]]:
+    """Utterance ids and raw fbank of a data dir, checked against the model's fbank settings.
+
+    A mismatch (another bin count or frame shift) would decode silently into nonsense.
+    """
     data = validate_data_dir(data_dir, need_feats=True, need_text=False)
     fbank_yaml = Path(data_dir) / "fbank.yaml"
     if fbank_yaml.exists() and load_config(FbankConfig, fbank_yaml) != recognizer.spec.features:
         raise ValueError(f"{fbank_yaml}: features differ from the model's ({recognizer.spec.features})")
     keys = sorted(data.feats)
+    return keys, [torch.tensor(kaldiio.load_mat(data.feats[k]), dtype=torch.float32) for k in keys]
+
+
+def decode_data_dir(
+    model_path: str | Path, data_dir: str | Path, out_dir: str | Path, config: DecodeConfig = DecodeConfig(),
+    ctm: bool = False,
+) -> int:
+    """Decode a data dir; returns the utterance count.
+
+    Writes ``text`` (best hypotheses), ``decode.yaml`` (the config used),
+    ``decode.log`` (timing), ``nbest.txt`` when ``config.beam.nbest > 1``
+    (``<utt>-<rank> <score> <text>``) and, with ``ctm``, word timings with
+    confidences by forced alignment of the best hypothesis (``ctm``).
+    """
+    recognizer = load_recognizer(model_path)
+    keys, feats = read_features(data_dir, recognizer)
     started = time.time()
-    feats = [torch.tensor(kaldiio.load_mat(data.feats[k]), dtype=torch.float32) for k in keys]
     log_probs = recognizer.log_probs(feats)
-    hyps = {}
-    for key, lp in zip(keys, log_probs):
-        ids = ctc_greedy(lp.unsqueeze(0), torch.tensor([lp.shape[0]]))[0]
-        hyps[key] = recognizer.tokenizer.decode(ids)
+    decode = make_decoder(recognizer.tokenizer, config)
+    results = [decode(lp) for lp in log_probs]
+    seconds = time.time() - started
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_table(out / "text", hyps)
-    seconds = sum(f.shape[0] for f in feats) * recognizer.spec.features.frame_shift_ms / 1000
+    write_table(out / "text", {k: r[0].text if r else "" for k, r in zip(keys, results)})
+    save_config(config, out / "decode.yaml")
+    if config.mode == "beam" and config.beam.nbest > 1:
+        lines = [f"{k}-{rank} {h.score:.3f} {h.text}\n" for k, r in zip(keys, results) for rank, h in enumerate(r, 1)]
+        (out / "nbest.txt").write_text("".join(lines), encoding="utf-8")
+    if ctm:
+        write_ctm(((k, hypothesis_timings(recognizer, lp, r[0] if r else None, k))
+                   for k, lp, r in zip(keys, log_probs, results)), out / "ctm")
+    audio = sum(f.shape[0] for f in feats) * recognizer.spec.features.frame_shift_ms / 1000
     (out / "decode.log").write_text(
-        f"model {model_path}\ndata {data_dir}\nmode greedy\nutterances {len(keys)}\n"
-        f"audio_seconds {seconds:.1f}\ndecode_seconds {time.time() - started:.2f}\n", encoding="utf-8")
+        f"model {model_path}\ndata {data_dir}\nmode {config.mode}\nutterances {len(keys)}\n"
+        f"audio_seconds {audio:.1f}\ndecode_seconds {seconds:.2f}\nrtf {seconds / max(audio, 1e-9):.4f}\n",
+        encoding="utf-8")
     return len(keys)
+
+
+def hypothesis_timings(
+    recognizer: Recognizer, log_probs: torch.Tensor, hypothesis: Hypothesis | None, utterance_id: str
+) -> list[WordTiming]:
+    """Word start/end times and confidences of a hypothesis, by CTC forced alignment."""
+    if hypothesis is None or not hypothesis.tokens:
+        return []
+    return word_timings(log_probs, hypothesis.tokens, recognizer.tokenizer.tokens, recognizer.frame_shift, utterance_id)
+
+
+def load_decode_config(path: str | Path | None) -> DecodeConfig:
+    return load_config(DecodeConfig, path) if path else DecodeConfig()

@@ -26,8 +26,8 @@ from asr.datadir import validate_data_dir
 from asr.decoding import ctc_greedy
 from asr.features import FbankConfig, SpecAugmentConfig, cmvn_from_stats, spec_augment
 from asr.model import AcousticModel, ModelConfig
+from asr.scoring import score
 from asr.package import RecognizerSpec, atomic_save, read_checkpoint, save_model
-from rapidfuzz.distance import Levenshtein
 from asr.text import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,9 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
 
 
 def char_error_rate(refs: list[str], hyps: list[str]) -> float:
-    errors = sum(Levenshtein.distance(r, h) for r, h in zip(refs, hyps))
-    return errors / max(1, sum(len(r) for r in refs))
+    """CER as ``asr score`` computes it, so dev figures and final scores agree."""
+    ids = [str(i) for i in range(len(refs))]
+    return score(dict(zip(ids, refs)), dict(zip(ids, hyps)), unit="char").totals.rate
 
 
 @torch.no_grad()

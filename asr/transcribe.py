@@ -9,7 +9,7 @@ from typing import Iterable, Iterator
 import torch
 
 from asr.audio import AudioError, read_audio
-from asr.decoding import ctc_greedy
+from asr.decoding import DecodeConfig, make_decoder
 from asr.features import fbank
 from asr.package import Recognizer
 
@@ -21,13 +21,16 @@ class Transcript:
     error: str | None = None
 
 
-def transcribe_files(recognizer: Recognizer, paths: Iterable[str | Path], batch_files: int = 16) -> Iterator[Transcript]:
+def transcribe_files(
+    recognizer: Recognizer, paths: Iterable[str | Path], config: DecodeConfig = DecodeConfig(), batch_files: int = 16
+) -> Iterator[Transcript]:
     """Yield one transcript per input, in input order, batching files for the model.
 
     A file that cannot be read yields a Transcript with ``error`` set; the
     others are still transcribed.
     """
     paths = [str(p) for p in paths]
+    decode = make_decoder(recognizer.tokenizer, config)
     for start in range(0, len(paths), batch_files):
         chunk = paths[start : start + batch_files]
         feats: dict[int, torch.Tensor] = {}
@@ -43,5 +46,5 @@ def transcribe_files(recognizer: Recognizer, paths: Iterable[str | Path], batch_
             if i in errors:
                 yield Transcript(path, None, errors[i])
                 continue
-            lp = log_probs[i]
-            yield Transcript(path, recognizer.tokenizer.decode(ctc_greedy(lp.unsqueeze(0), torch.tensor([lp.shape[0]]))[0]))
+            hypotheses = decode(log_probs[i])
+            yield Transcript(path, hypotheses[0].text if hypotheses else "")

@@ -1,19 +1,50 @@
-"""Decode a data dir with features into a Kaldi-style hypothesis file (OUT/text)."""
+"""Decode a data dir with features: OUT/text (hypotheses), optional N-best and CTM.
+
+Greedy by default; --mode beam uses flashlight's beam search, with a lexicon
+and word LM, a character LM (no lexicon), or no LM.  --config reads the same
+settings from a YAML file (e.g. the one 'asr tune' writes); flags override it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file from 'asr average'")
     parser.add_argument("--data", required=True, help="data dir with feats.scp")
-    parser.add_argument("--out", required=True, help="output dir: text (hypotheses), decode.log")
+    parser.add_argument("--out", required=True, help="output dir: text, decode.yaml, decode.log, nbest.txt, ctm")
+    add_decode_arguments(parser)
+    parser.add_argument("--ctm", action="store_true", help="also write word timings and confidences (OUT/ctm)")
+
+
+def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
+    """Search flags shared by 'asr decode' and 'asr transcribe'."""
+    parser.add_argument("--config", help="decode YAML (DecodeConfig: mode, lexicon, lm, beam: {...})")
+    parser.add_argument("--mode", choices=["greedy", "beam"])
+    parser.add_argument("--lexicon", help="flashlight lexicon (word, then its tokens ending in |)")
+    parser.add_argument("--lm", help="ARPA (or KenLM binary) LM: word LM with --lexicon, character LM without")
+    for name, kind in (("beam-size", int), ("beam-threshold", float), ("lm-weight", float),
+                       ("word-score", float), ("unk-score", float), ("sil-score", float), ("nbest", int)):
+        parser.add_argument(f"--{name}", type=kind, help="beam search option (see BeamSearchOptions)")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The decode config of --config, with the flags given on the command line on top."""
+    from asr.decoding import load_decode_config
+
+    config = load_decode_config(args.config)
+    beam = {f.name: getattr(args, f.name) for f in dataclasses.fields(config.beam) if getattr(args, f.name, None) is not None}
+    top = {k: getattr(args, k) for k in ("mode", "lexicon", "lm") if getattr(args, k) is not None}
+    if (beam or top.get("lexicon") or top.get("lm")) and "mode" not in top:
+        top["mode"] = "beam"
+    return dataclasses.replace(config, beam=dataclasses.replace(config.beam, **beam), **top)
 
 
 def run(args: argparse.Namespace) -> int:
     from asr.decoding import decode_data_dir
 
-    count = decode_data_dir(args.model, args.data, args.out)
+    count = decode_data_dir(args.model, args.data, args.out, config_from_args(args), ctm=args.ctm)
     print(f"{args.out}/text: {count} hypotheses")
     return 0

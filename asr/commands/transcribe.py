@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from asr.commands.decode import add_decode_arguments, config_from_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file from 'asr average'")
     parser.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg, mp3; any rate, any channels)")
+    add_decode_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     recognizer = load_recognizer(args.model)
     failed = 0
-    for result in transcribe_files(recognizer, args.audio):
+    for result in transcribe_files(recognizer, args.audio, config_from_args(args)):
         if result.error:
             failed += 1
             print(f"asr transcribe: error: {result.error}", file=sys.stderr)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # AN4 BiLSTM-CTC recipe: data preparation -> fbank -> training -> averaging ->
-# decoding -> scoring.  Each stage is one `asr` command; run a range of them
-# with --stage N --stop-stage M.  Outputs go to data/ and exp/ beside this file.
+# greedy decoding -> scoring -> LMs from the training text -> weights tuned on
+# dev -> beam-search decoding -> scoring -> results table.  Each stage is one or
+# a few `asr` commands; run a range with --stage N --stop-stage M.  Outputs go
+# to data/ and exp/ beside this file.
 #
 #   bash run.sh --an4-root /path/to/an4      # a local copy (or set AN4_ROOT)
 #   bash run.sh                              # downloads AN4 from CMU (internet)
@@ -21,6 +23,11 @@ average=5                  # epochs averaged, chosen by dev CER
 data=data
 exp=exp/train
 epochs=                    # override the config's epoch count (smoke tests)
+word_lm_order=3
+char_lm_order=6
+lm_weights=0.5,1,1.5,2,3   # grids searched on dev, never on test
+word_scores=-2,-1,0,1,2
+sil_scores=-2,-1,0,1
 source ../../tools/parse_options.sh
 # The corpus path is relative to where run.sh was called from; the others to this folder.
 if [ -n "$an4_root" ] && [[ "$an4_root" != /* ]]; then an4_root=$caller_dir/$an4_root; fi
@@ -58,11 +65,41 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   done
 fi
 
+score() {  # score PART DECODE_DIR
+  asr score --ref "$data/$1/text" --hyp "$2/text" --out-dir "$2/scoring" --utt2spk "$data/$1/utt2spk" >/dev/null
+  echo "$2: $(head -n 1 "$2/scoring/wer") | $(head -n 1 "$2/scoring/cer")"
+}
+
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
-  log "stage 5: scoring"
+  log "stage 5: scoring greedy decoding"
   for part in dev test; do
-    asr score --ref "$data/$part/text" --hyp "$exp/decode_greedy_$part/text" \
-      --out-dir "$exp/decode_greedy_$part/scoring" --spk-pattern '^[^-]+-([^-]+)-'
+    score "$part" "$exp/decode_greedy_$part"
   done
-  tail -n +1 "$exp"/decode_greedy_*/scoring/wer "$exp"/decode_greedy_*/scoring/cer 2>/dev/null || true
+fi
+
+lm=$exp/lm
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  log "stage 6: lexicon, word ${word_lm_order}-gram and character ${char_lm_order}-gram LMs from the training text"
+  asr lm lexicon --text "$data/train/text" --model "$exp/model.pt" --out "$lm/lexicon.txt"
+  asr lm train --text "$data/train/text" --unit word --order "$word_lm_order" --out "$lm/word.arpa"
+  asr lm train --text "$data/train/text" --unit char --order "$char_lm_order" --out "$lm/char.arpa"
+fi
+
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  log "stage 7: tuning LM weight and insertion bonus on dev"
+  asr tune --model "$exp/model.pt" --data "$data/dev" --out "$exp/tune_word_lm" \
+    --lexicon "$lm/lexicon.txt" --lm "$lm/word.arpa" --grid "lm_weight=$lm_weights" "word_score=$word_scores"
+  asr tune --model "$exp/model.pt" --data "$data/dev" --out "$exp/tune_char_lm" \
+    --lm "$lm/char.arpa" --grid "lm_weight=$lm_weights" "sil_score=$sil_scores"
+fi
+
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+  log "stage 8: beam-search decoding with the tuned weights, and scoring"
+  for system in word_lm char_lm; do
+    for part in dev test; do
+      asr decode --model "$exp/model.pt" --data "$data/$part" --config "$exp/tune_$system/decode.yaml" \
+        --out "$exp/decode_${system}_$part" --ctm
+      score "$part" "$exp/decode_${system}_$part"
+    done
+  done
 fi

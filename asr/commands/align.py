@@ -1,0 +1,39 @@
+"""Force-align the transcripts of a data dir to its features; writes word timings as CTM.
+
+CTM lines: '<utt> 1 <start> <duration> <word> <confidence>'.  Utterances whose
+transcript cannot be aligned (a character outside the tokens, too few frames)
+are reported and counted, and the others still aligned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model file")
+    parser.add_argument("--data", required=True, help="data dir with feats.scp and text")
+    parser.add_argument("--out", required=True, help="output CTM file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from asr.alignment import word_timings, write_ctm
+    from asr.datadir import validate_data_dir
+    from asr.decoding import read_features
+    from asr.package import load_recognizer
+
+    recognizer = load_recognizer(args.model)
+    text = validate_data_dir(args.data).text
+    keys, feats = read_features(args.data, recognizer)
+    aligned, failed = [], 0
+    for key, log_probs in zip(keys, recognizer.log_probs(feats)):
+        try:
+            ids = recognizer.tokenizer.encode(text[key])
+            aligned.append((key, word_timings(log_probs, ids, recognizer.tokenizer.tokens, recognizer.frame_shift, key)))
+        except ValueError as error:
+            failed += 1
+            print(f"asr align: skipping {key}: {error}", file=sys.stderr)
+    write_ctm(aligned, args.out)
+    print(f"{args.out}: {len(aligned)} utterances aligned, {failed} skipped")
+    return 1 if failed else 0

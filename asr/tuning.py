@@ -1,0 +1,68 @@
+"""Grid search of decoding weights (LM weight, word bonus) on a dev set.
+
+The acoustic model runs once; each grid point only re-runs the search.
+Weights are chosen on dev and then used unchanged on test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from pathlib import Path
+
+from asr.beam_search import BeamSearchOptions
+from asr.config import save_config
+from asr.datadir import validate_data_dir
+from asr.decoding import DecodeConfig, make_decoder, read_features
+from asr.package import load_recognizer
+from asr.scoring import score
+
+log = logging.getLogger(__name__)
+
+
+def parse_grid(specs: list[str]) -> dict[str, list[float]]:
+    """``["lm_weight=0.5,1", "word_score=-1,0"]`` -> {name: values}, names checked."""
+    names = {f.name for f in dataclasses.fields(BeamSearchOptions)}
+    grid = {}
+    for spec in specs:
+        name, _, values = spec.partition("=")
+        if name not in names or not values:
+            raise ValueError(f"grid entry {spec!r}: expected NAME=V1,V2,... with NAME one of {', '.join(sorted(names))}")
+        try:
+            grid[name] = [float(v) for v in values.split(",")]
+        except ValueError:
+            raise ValueError(f"grid entry {spec!r}: values must be numbers") from None
+    return grid
+
+
+def tune(
+    model_path: str | Path, data_dir: str | Path, base: DecodeConfig, grid: dict[str, list[float]], out_dir: str | Path
+) -> tuple[DecodeConfig, float]:
+    """Decode ``data_dir`` at every grid point; write ``tune.tsv`` and the best ``decode.yaml``.
+
+    Returns the best config and its WER.  Ties keep the earlier grid point,
+    so the result does not depend on floating-point noise.
+    """
+    recognizer = load_recognizer(model_path)
+    refs = validate_data_dir(data_dir).text
+    keys, feats = read_features(data_dir, recognizer)
+    log_probs = recognizer.log_probs(feats)
+    rows, best, best_wer = [], base, float("inf")
+    for values in itertools.product(*grid.values()):
+        point = dict(zip(grid, values))
+        config = dataclasses.replace(base, beam=dataclasses.replace(base.beam, **point))
+        decode = make_decoder(recognizer.tokenizer, config)
+        hyps = {k: (r[0].text if (r := decode(lp)) else "") for k, lp in zip(keys, log_probs)}
+        wer = score(refs, hyps, unit="word").totals.rate
+        rows.append((point, wer))
+        log.info("%s: WER %.2f%%", " ".join(f"{k}={v:g}" for k, v in point.items()), 100 * wer)
+        if wer < best_wer:
+            best, best_wer = config, wer
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    header = "\t".join([*grid, "wer"])
+    lines = ["\t".join([*(f"{v:g}" for v in point.values()), f"{100 * wer:.2f}"]) for point, wer in rows]
+    (out / "tune.tsv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    save_config(best, out / "decode.yaml")
+    return best, best_wer
