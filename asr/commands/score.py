@@ -1,0 +1,157 @@
+"""Score hypotheses against references: WER and CER like Kaldi compute-wer, reports like sclite.
+
+Reads Kaldi ``text`` (id then words), sclite ``trn`` (words then ``(id)``) or
+line-aligned plain files, matches utterances by id and prints Kaldi's lines.
+With ``--out-dir`` it also writes, per metric (``wer``, ``cer``): the Kaldi
+lines with a bootstrap interval (``wer``), the sclite table (``wer.sclite``),
+alignments (``wer.pra``), confusion pairs (``wer.confusions``), plus
+``results.json`` and RESULTS.md rows (``results.md``).
+
+Example: asr score --ref data/test/text --hyp exp/decode_test/text --out-dir exp/decode_test/scoring
+"""
+
+# The docstring's first line is this subcommand's help, which argparse %-formats: no percent sign there.
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from asr.scoring import ScoreResult, SpeakerOf
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--ref", type=Path, required=True, help="reference transcripts")
+    parser.add_argument("--hyp", type=Path, required=True, help="hypothesis transcripts")
+    parser.add_argument(
+        "--format",
+        choices=("auto", "kaldi", "trn", "plain"),
+        default="auto",
+        help="file format of both files; auto picks trn when a file's first line ends with '(utt-id)', "
+        "else kaldi; plain pairs line N with line N (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("strict", "present", "all"),
+        default="strict",
+        help="unpaired ids: strict refuses them, present skips references without hypothesis, "
+        "all scores them as empty hypotheses (default: %(default)s)",
+    )
+    speakers = parser.add_mutually_exclusive_group()
+    speakers.add_argument("--utt2spk", type=Path, metavar="FILE", help="Kaldi utt2spk for per-speaker tables")
+    speakers.add_argument(
+        "--spk-pattern",
+        metavar="REGEX",
+        help=r"speaker = first group the regex finds in the id, e.g. '^\w+-(\w+)' gives fcaw for an406-fcaw-b",
+    )
+    parser.add_argument(
+        "--metric", nargs="+", choices=("wer", "cer"), default=["wer", "cer"], help="default: wer cer"
+    )
+    parser.add_argument("--lowercase", action="store_true", help="case-fold both sides")
+    parser.add_argument("--remove-punct", action="store_true", help="drop Unicode punctuation on both sides")
+    parser.add_argument("--ignore-words", nargs="+", default=[], metavar="W", help="words to drop, e.g. '<sil>'")
+    parser.add_argument("--out-dir", type=Path, metavar="DIR", help="write the detailed reports here")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON summary here too")
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, metavar="N", help="bootstrap draws for the 95%% interval, 0: none"
+    )
+    parser.add_argument("--top", type=int, default=20, metavar="N", help="confusions listed per kind")
+
+
+def _speaker_of(args: argparse.Namespace) -> SpeakerOf | None:
+    """The speaker lookup the options ask for, or None; built before scoring so a bad regex fails fast."""
+    from asr import scoring
+
+    if args.utt2spk:
+        return scoring.speaker_from_map(scoring.read_utt2spk(args.utt2spk))
+    if args.spk_pattern:
+        return scoring.speaker_from_pattern(args.spk_pattern)
+    return None
+
+
+def _normalization(args: argparse.Namespace) -> dict:
+    return {"lowercase": args.lowercase, "remove_punct": args.remove_punct, "ignore_words": args.ignore_words}
+
+
+def _normalization_line(args: argparse.Namespace) -> str | None:
+    """Says which normalization produced the numbers, since it changes them."""
+    options = [name for name, on in (("lowercase", args.lowercase), ("remove-punct", args.remove_punct)) if on]
+    if args.ignore_words:
+        options.append("ignore-words " + " ".join(args.ignore_words))
+    return "Normalization: " + ", ".join(options) if options else None
+
+
+def _dataset_name(ref: Path) -> str:
+    """``data/test/text`` -> ``test``; any other file -> its stem."""
+    return ref.parent.name if ref.name == "text" and ref.parent.name else ref.stem
+
+
+def _kaldi_lines(result: ScoreResult) -> list[str]:
+    """What Kaldi's compute-wer prints for one metric: rate, sentence error rate, tally."""
+    from asr import scoring
+
+    return [
+        scoring.kaldi_line(result.totals, result.metric, result.partial),
+        scoring.ser_line(result.totals),
+        scoring.scored_line(result),
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    from asr import scoring
+
+    refs = scoring.read_transcripts(args.ref, args.format)
+    hyps = scoring.read_transcripts(args.hyp, args.format)
+    speaker_of = _speaker_of(args)
+    results = {
+        metric: scoring.score(refs, hyps, scoring.METRIC_UNITS[metric], args.mode, **_normalization(args))
+        for metric in dict.fromkeys(args.metric)
+    }
+    # One rate line per metric; sentence errors and the tally do not depend on the unit.
+    lines = [_kaldi_lines(result)[0] for result in results.values()] + _kaldi_lines(next(iter(results.values())))[1:]
+    normalization = _normalization_line(args)
+    if normalization:
+        lines.append(normalization)
+    if args.out_dir or args.json:
+        _write_reports(args, results, speaker_of)
+    print("\n".join(lines))
+    return 0
+
+
+def _write_reports(
+    args: argparse.Namespace, results: dict[str, ScoreResult], speaker_of: SpeakerOf | None
+) -> None:
+    """Build every report first, so that a bad speaker map leaves no half-written directory."""
+    from asr import scoring
+
+    files: dict[str, str] = {}
+    summary = {"ref": str(args.ref), "hyp": str(args.hyp), "mode": args.mode, "normalization": _normalization(args)}
+    markdown = []
+    for metric, result in results.items():
+        interval = scoring.bootstrap_interval(result, args.bootstrap)
+        bootstrap = [scoring.bootstrap_line(interval, result.metric)] if interval else []
+        files[metric] = "\n".join(_kaldi_lines(result) + bootstrap) + "\n"
+        files[f"{metric}.sclite"] = scoring.sclite_table(result, speaker_of, title=str(args.hyp))
+        files[f"{metric}.pra"] = scoring.pra_text(result)
+        files[f"{metric}.confusions"] = scoring.confusion_report(scoring.confusions(result), args.top)
+        summary[metric] = scoring.summary(result, speaker_of, interval, args.top)
+        markdown += [
+            f"### {result.metric}",
+            "",
+            scoring.markdown_header(result.unit),
+            scoring.markdown_row(_dataset_name(args.ref), result.totals),
+            "",
+        ]
+    files["results.md"] = "\n".join(markdown)
+    files["results.json"] = json.dumps(summary, ensure_ascii=False, indent=1) + "\n"
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (args.out_dir / name).write_text(text, encoding="utf-8")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(files["results.json"], encoding="utf-8")

@@ -1,0 +1,674 @@
+"""Error rates, alignments and reports: Kaldi ``compute-wer`` and sclite in one module.
+
+Recipes, tests and notebooks must get the same numbers as ``asr score``, so
+everything here is a pure function of transcripts (in the style of
+``torchaudio.functional``); the command only parses options and writes files.
+
+Counting follows Kaldi's ``compute-wer``: minimum edit distance with unit
+costs, ``%WER = 100 * (S + D + I) / N`` over reference tokens, a sentence is
+wrong when its token sequences differ, and references without a hypothesis
+are skipped (``present``), scored as empty (``all``) or refused (``strict``).
+
+Exactness: counts come from Kaldi's own edit-distance code (the
+``kaldialign`` package wraps ``LevenshteinEditDistance``, which
+``compute-wer`` calls), so S, D and I equal Kaldi's also where several
+alignments have the minimum cost: there Kaldi prefers an insertion or a
+deletion to a substitution of equal cost.  Per-token alignments for reports
+come from Kaldi's ``LevenshteinAlignment`` (what ``align-text`` uses).
+
+Token units: ``word`` splits on white space, so phones, BPE pieces or any
+space-separated units get a token error rate as well; ``char`` scores every
+character of the normalized text, spaces included (as ``jiwer.cer`` does).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
+from operator import attrgetter
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
+
+import kaldialign
+
+from asr.text import normalize_text
+
+FORMATS = ("auto", "kaldi", "trn", "plain")
+MODES = ("strict", "present", "all")
+UNITS = ("word", "char")
+METRIC_UNITS = {"wer": "word", "cer": "char"}
+
+# (op, ref token, hyp token) with op C(orrect), S(ubstitution), D(eletion), I(nsertion).
+Op = tuple[str, str | None, str | None]
+# Kaldi's epsilon in alignments: a token no normalized text holds.
+_EPS = "\x00"
+
+_TRN_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
+_SPACE_SHOWN_AS = "<space>"  # a bare space would be invisible in char alignments
+_BOOTSTRAP_BLOCK = 4_000_000  # resampled indices held in memory at once
+_UTF16_32_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+# ---------------------------------------------------------------------------
+# Counts
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCounts:
+    """Kaldi / sclite counts over one or more utterances.
+
+    ``dele`` is spelled so because ``del`` is a Python keyword.  ``ref_tokens``
+    always equals ``corr + sub + dele``.
+    """
+
+    snt: int = 0
+    ref_tokens: int = 0
+    corr: int = 0
+    sub: int = 0
+    dele: int = 0
+    ins: int = 0
+    sent_err: int = 0
+
+    @property
+    def err(self) -> int:
+        return self.sub + self.dele + self.ins
+
+    @property
+    def rate(self) -> float:
+        """Error rate as a fraction (0.0595 for 5.95 %WER); errors on no reference are infinite."""
+        return _ratio(self.err, self.ref_tokens)
+
+    @property
+    def sent_rate(self) -> float:
+        """Sentence error rate as a fraction."""
+        return _ratio(self.sent_err, self.snt)
+
+    @classmethod
+    def total(cls, counts: Iterable["ErrorCounts"]) -> "ErrorCounts":
+        """Field-wise sum; the empty sum is all zeros."""
+        return cls(*map(sum, zip(*map(_COUNT_VALUES, counts))))
+
+    def __add__(self, other: "ErrorCounts") -> "ErrorCounts":
+        return ErrorCounts.total((self, other))
+
+    def as_dict(self) -> dict[str, int | float | None]:
+        """JSON-ready counts; an infinite rate becomes ``None`` because JSON has no infinity."""
+        return {
+            "snt": self.snt,
+            "ref_tokens": self.ref_tokens,
+            "corr": self.corr,
+            "sub": self.sub,
+            "del": self.dele,
+            "ins": self.ins,
+            "err": self.err,
+            "sent_err": self.sent_err,
+            "rate": _finite_or_none(self.rate),
+            "sent_rate": _finite_or_none(self.sent_rate),
+        }
+
+
+_COUNT_VALUES = attrgetter(*(f.name for f in fields(ErrorCounts)))
+
+
+def _ratio(num: float, den: float) -> float:
+    """``num / den`` where nothing out of nothing is 0 and something out of nothing infinite."""
+    if den:
+        return num / den
+    return math.inf if num else 0.0
+
+
+def _percent(num: int, den: int) -> float:
+    """``100 * num / den`` in Kaldi's order of operations, so rounding matches it."""
+    return _ratio(100.0 * num, den)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------------
+# Alignment
+
+
+def _tokens(seq: Sequence[str]) -> list[str]:
+    return list(seq) if isinstance(seq, str) else seq  # type: ignore[return-value]
+
+
+def edit_ops(ref: Sequence[str], hyp: Sequence[str]) -> list[Op]:
+    """Minimum-edit alignment of two token sequences, as Kaldi's ``align-text`` gives it.
+
+    >>> edit_ops("a b c".split(), "a x c d".split())
+    [('C', 'a', 'a'), ('S', 'b', 'x'), ('C', 'c', 'c'), ('I', None, 'd')]
+    """
+    if ref == hyp:
+        return [("C", t, t) for t in ref]
+    ops: list[Op] = []
+    for r, h in kaldialign.align(_tokens(ref), _tokens(hyp), _EPS):
+        if r == _EPS:
+            ops.append(("I", None, h))
+        elif h == _EPS:
+            ops.append(("D", r, None))
+        else:
+            ops.append(("C" if r == h else "S", r, h))
+    return ops
+
+
+def _counts(ref: Sequence[str], hyp: Sequence[str]) -> ErrorCounts:
+    """Kaldi compute-wer's counts for one utterance."""
+    if ref == hyp:  # most sentences of a usable system: nothing to align
+        return ErrorCounts(1, len(ref), len(ref), 0, 0, 0, 0)
+    found = kaldialign.edit_distance(_tokens(ref), _tokens(hyp))
+    sub, dele, ins = found["sub"], found["del"], found["ins"]
+    return ErrorCounts(1, len(ref), len(ref) - sub - dele, sub, dele, ins, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class UttScore:
+    """One scored utterance: normalized tokens (a ``str`` for characters) and counts."""
+
+    utt_id: str
+    ref: Sequence[str]
+    hyp: Sequence[str]
+    counts: ErrorCounts
+
+    @property
+    def ops(self) -> list[Op]:
+        """Per-token alignment, built on demand since most callers only need counts."""
+        return edit_ops(self.ref, self.hyp)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Scored utterances (in reference order) and the ids that could not be paired."""
+
+    unit: str
+    utts: tuple[UttScore, ...]
+    missing_hyp: tuple[str, ...] = ()  # references without hypothesis
+    missing_ref: tuple[str, ...] = ()  # hypotheses without reference, always ignored
+
+    @cached_property
+    def totals(self) -> ErrorCounts:
+        return ErrorCounts.total(utt.counts for utt in self.utts)
+
+    @property
+    def metric(self) -> str:
+        """``WER`` or ``CER``: the name Kaldi-style lines give the rate."""
+        return "WER" if self.unit == "word" else "CER"
+
+    @property
+    def partial(self) -> bool:
+        """Kaldi marks a rate ``[PARTIAL]`` when some reference had no hypothesis."""
+        return bool(self.missing_hyp)
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def pair_utterances(
+    refs: Mapping[str, str], hyps: Mapping[str, str], mode: str = "strict"
+) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """``(id, ref, hyp)`` triples to score, ids of refs without hyp, ids of hyps without ref.
+
+    Kaldi's modes: ``strict`` refuses any unpaired id (on either side, stricter
+    than Kaldi, which ignores extra hypotheses), ``present`` skips references
+    without hypothesis, ``all`` scores them against an empty hypothesis.
+    """
+    _check_choice("mode", mode, MODES)
+    missing_hyp = [utt for utt in refs if utt not in hyps]
+    missing_ref = [utt for utt in hyps if utt not in refs]
+    if mode == "strict" and (missing_hyp or missing_ref):
+        raise ValueError(f"mode strict: {_unpaired_summary(missing_hyp, missing_ref)}; use mode present or all")
+    pairs = [(utt, text, hyps.get(utt, "")) for utt, text in refs.items() if mode == "all" or utt in hyps]
+    return pairs, missing_hyp, missing_ref
+
+
+def _unpaired_summary(missing_hyp: Sequence[str], missing_ref: Sequence[str]) -> str:
+    """One line such as ``2 references without hypothesis (a, b), 0 hypotheses without reference``."""
+
+    def ids(utts: Sequence[str]) -> str:
+        shown = ", ".join(utts[:3]) + (", ..." if len(utts) > 3 else "")
+        return f" ({shown})" if utts else ""
+
+    return (
+        f"{len(missing_hyp)} references without hypothesis{ids(missing_hyp)}, "
+        f"{len(missing_ref)} hypotheses without reference{ids(missing_ref)}"
+    )
+
+
+def score(
+    refs: Mapping[str, str],
+    hyps: Mapping[str, str],
+    unit: str = "word",
+    mode: str = "strict",
+    *,
+    lowercase: bool = False,
+    remove_punct: bool = False,
+    ignore_words: Iterable[str] = (),
+) -> ScoreResult:
+    """Score hypotheses against references matched by utterance id.
+
+    Both sides always go through :func:`asr.text.normalize_text` (NFC, white
+    space collapsed), so a decomposed ``é`` never counts as an error; the
+    keyword options add case folding, punctuation removal and filler words.
+    """
+    _check_choice("unit", unit, UNITS)
+    pairs, missing_hyp, missing_ref = pair_utterances(refs, hyps, mode)
+    ignore = tuple(ignore_words)
+    tokenize = str.split if unit == "word" else str  # a string is its own character sequence
+    utts = []
+    for utt_id, ref_text, hyp_text in pairs:
+        ref = tokenize(normalize_text(ref_text, lowercase, remove_punct, ignore))
+        hyp = tokenize(normalize_text(hyp_text, lowercase, remove_punct, ignore))
+        utts.append(UttScore(utt_id, ref, hyp, _counts(ref, hyp)))
+    return ScoreResult(unit, tuple(utts), tuple(missing_hyp), tuple(missing_ref))
+
+
+# ---------------------------------------------------------------------------
+# Reading transcripts
+
+
+def _read_lines(path: str | Path) -> list[str]:
+    """Lines of a UTF-8 file; a wrong encoding is reported with its line and byte.
+
+    Splits on ``\\n`` only: ``str.splitlines`` would also split on U+2028 or
+    form feeds inside a transcript and shift every following utterance.
+    """
+    data = Path(path).read_bytes()
+    for bom, name in _UTF16_32_BOMS.items():
+        if data.startswith(bom):
+            raise ValueError(f"{path}:1: file is {name} (byte order mark), expected UTF-8; convert it with iconv")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        lineno = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"{path}:{lineno}: not UTF-8: byte 0x{data[error.start]:02X} at byte {error.start - line_start + 1} "
+            f"of the line ({error.reason}); convert the file, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+    if text.endswith("\n"):
+        text = text[:-1]
+    return text.split("\n") if text else []
+
+
+def detect_format(lines: Sequence[str]) -> str:
+    """``trn`` when the first non-blank line ends with ``(utt-id)``, else ``kaldi``.
+
+    Judging by one line keeps errors precise: a trn file with a later line
+    lacking its id fails on that line instead of being read as Kaldi text.
+    """
+    first = next((line for line in lines if line.strip()), "")
+    return "trn" if _TRN_LINE.match(first) else "kaldi"
+
+
+def _parse_kaldi(lines: Sequence[str], path: str | Path) -> Iterator[tuple[int, str, str]]:
+    for lineno, line in enumerate(lines, 1):
+        fields = line.split(maxsplit=1)
+        if fields:
+            yield lineno, fields[0], fields[1] if len(fields) > 1 else ""
+
+
+def _parse_trn(lines: Sequence[str], path: str | Path) -> Iterator[tuple[int, str, str]]:
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        match = _TRN_LINE.match(line)
+        if match is None:
+            raise ValueError(f"{path}:{lineno}: no utterance id: a trn line must end with '(utt-id)', got {line!r}")
+        yield lineno, match["id"], match["text"]
+
+
+def _parse_plain(lines: Sequence[str], path: str | Path) -> Iterator[tuple[int, str, str]]:
+    """Line-aligned files: the id is the line number, a blank line an empty transcript."""
+    for lineno, line in enumerate(lines, 1):
+        yield lineno, str(lineno), line
+
+
+_PARSERS = {"kaldi": _parse_kaldi, "trn": _parse_trn, "plain": _parse_plain}
+
+
+def read_transcripts(path: str | Path, format: str = "auto") -> dict[str, str]:
+    """Utterance id -> raw text from a Kaldi ``text``, sclite ``trn`` or plain file.
+
+    A line with an id and no words is an empty transcript.  Blank lines are
+    skipped except in plain files, where they are empty transcripts.
+    """
+    _check_choice("format", format, FORMATS)
+    lines = _read_lines(path)
+    if format == "auto":
+        format = detect_format(lines)
+    table: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for lineno, utt, text in _PARSERS[format](lines, path):
+        if utt in first_line:
+            raise ValueError(f"{path}:{lineno}: duplicate utterance id {utt!r} (first on line {first_line[utt]})")
+        first_line[utt] = lineno
+        table[utt] = text
+    return table
+
+
+def read_utt2spk(path: str | Path) -> dict[str, str]:
+    """Utterance id -> speaker id from a Kaldi ``utt2spk`` file."""
+    table = read_transcripts(path, "kaldi")
+    for utt, speaker in table.items():
+        if len(speaker.split()) != 1:
+            raise ValueError(f"{path}: utterance {utt!r} needs exactly one speaker id, got {speaker!r}")
+    return {utt: speaker.strip() for utt, speaker in table.items()}
+
+
+# ---------------------------------------------------------------------------
+# Speakers
+
+
+SpeakerOf = Callable[[str], str]
+
+
+def speaker_from_pattern(pattern: str) -> SpeakerOf:
+    """Speaker = first group of ``pattern`` searched in the id (AN4: ``^\\w+-(\\w+)``)."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"speaker pattern {pattern!r} is not a regular expression: {error}") from None
+    if regex.groups < 1:
+        raise ValueError(f"speaker pattern {pattern!r} needs a group around the speaker, e.g. '^\\w+-(\\w+)'")
+
+    def speaker_of(utt: str) -> str:
+        match = regex.search(utt)
+        if match is None or match.group(1) is None:
+            raise ValueError(f"speaker pattern {pattern!r} finds no speaker in utterance id {utt!r}")
+        return match.group(1)
+
+    return speaker_of
+
+
+def speaker_from_map(utt2spk: Mapping[str, str]) -> SpeakerOf:
+    """Speaker lookup that names the utterance a ``utt2spk`` table lacks."""
+
+    def speaker_of(utt: str) -> str:
+        if utt not in utt2spk:
+            raise ValueError(f"utt2spk has no speaker for utterance {utt!r}")
+        return utt2spk[utt]
+
+    return speaker_of
+
+
+def speaker_counts(result: ScoreResult, speaker_of: SpeakerOf) -> dict[str, ErrorCounts]:
+    """Counts per speaker, sorted by speaker id as sclite lists them."""
+    groups: dict[str, list[ErrorCounts]] = defaultdict(list)
+    for utt in result.utts:
+        groups[speaker_of(utt.utt_id)].append(utt.counts)
+    return {speaker: ErrorCounts.total(groups[speaker]) for speaker in sorted(groups)}
+
+
+# ---------------------------------------------------------------------------
+# Kaldi lines
+
+
+def _kaldi_percent(num: int, den: int) -> str:
+    """Two decimals of a rate first narrowed to float32, as Kaldi's ``BaseFloat`` does.
+
+    The narrowing can move a value across a rounding boundary, so skipping it
+    would now and then change the last printed digit.
+    """
+    (value,) = struct.unpack("f", struct.pack("f", _percent(num, den)))
+    return f"{value:.2f}"
+
+
+def kaldi_line(counts: ErrorCounts, metric: str = "WER", partial: bool = False) -> str:
+    """``%WER 5.95 [ 46 / 773, 3 ins, 3 del, 40 sub ]``, Kaldi compute-wer's line, byte for byte."""
+    line = (
+        f"%{metric} {_kaldi_percent(counts.err, counts.ref_tokens)} "
+        f"[ {counts.err} / {counts.ref_tokens}, {counts.ins} ins, {counts.dele} del, {counts.sub} sub ]"
+    )
+    return line + (" [PARTIAL]" if partial else "")
+
+
+def ser_line(counts: ErrorCounts) -> str:
+    """``%SER 12.31 [ 16 / 130 ]``."""
+    return f"%SER {_kaldi_percent(counts.sent_err, counts.snt)} [ {counts.sent_err} / {counts.snt} ]"
+
+
+def scored_line(result: ScoreResult) -> str:
+    """Kaldi's closing line, plus the hypotheses it would ignore silently."""
+    line = f"Scored {result.totals.snt} sentences, {len(result.missing_hyp)} not present in hyp."
+    if result.missing_ref:
+        line += f" Ignored {len(result.missing_ref)} hypotheses without reference."
+    return line
+
+
+# ---------------------------------------------------------------------------
+# sclite tables and RESULTS.md rows
+
+_TOKEN_LABEL = {"word": "Wrd", "char": "Chr"}
+_PERCENT_HEADERS = ("Corr", "Sub", "Del", "Ins", "Err", "S.Err")
+
+
+def _percent_cells(counts: ErrorCounts) -> list[str]:
+    """sclite's six percentages with one decimal; all but S.Err are per reference token."""
+    per_token = (counts.corr, counts.sub, counts.dele, counts.ins, counts.err)
+    values = [_percent(n, counts.ref_tokens) for n in per_token] + [_percent(counts.sent_err, counts.snt)]
+    return [f"{value:.1f}" for value in values]
+
+
+def sclite_table(result: ScoreResult, speaker_of: SpeakerOf | None = None, title: str = "") -> str:
+    """sclite's ``SYSTEM SUMMARY PERCENTAGES by SPEAKER`` box (ESPnet's ``result.txt``).
+
+    One row per speaker when ``speaker_of`` is given, then the ``Sum/Avg`` row
+    that ESPnet's scripts grep for.
+    """
+    rows = list(speaker_counts(result, speaker_of).items()) if speaker_of else []
+    rows.append(("Sum/Avg", result.totals))
+    cells = [(name, str(c.snt), str(c.ref_tokens), _percent_cells(c)) for name, c in rows]
+    header = ("SPKR", "# Snt", f"# {_TOKEN_LABEL[result.unit]}", list(_PERCENT_HEADERS))
+    widths = [max(len(row[i]) for row in [*cells, header]) for i in range(3)]
+    percent_width = max(len(text) for row in [*cells, header] for text in row[3])
+
+    def line(name: str, snt: str, tokens: str, percents: list[str]) -> str:
+        numbers = " ".join(text.rjust(percent_width) for text in percents)
+        return f"| {name:<{widths[0]}} | {snt:>{widths[1]}} {tokens:>{widths[2]}} | {numbers} |"
+
+    header_line = line(*header)
+    rule = "|" + "".join("+" if c == "|" else "-" for c in header_line[1:-1]) + "|"
+    inner = len(header_line) - 2
+    out = [
+        "SYSTEM SUMMARY PERCENTAGES by SPEAKER",
+        "",
+        "," + "-" * inner + ".",
+        "|" + title.center(inner) + "|",
+        "|" + "-" * inner + "|",
+        header_line,
+        rule,
+    ]
+    for row in cells[:-1]:
+        out += [line(*row), rule]
+    out += ["|" + "=" * inner + "|", line(*cells[-1]), "`" + "-" * inner + "'"]
+    return "\n".join(out) + "\n"
+
+
+def markdown_header(unit: str = "word") -> str:
+    """Header and alignment rows of the RESULTS.md table that :func:`markdown_row` fills."""
+    columns = ["dataset", "Snt", _TOKEN_LABEL[unit], *_PERCENT_HEADERS]
+    return _markdown_cells(columns) + "\n" + "|" + "|".join(["---"] + ["---:"] * (len(columns) - 1)) + "|"
+
+
+def markdown_row(dataset: str, counts: ErrorCounts) -> str:
+    """``| test | 130 | 773 | 93.4 | 5.2 | 1.4 | 0.6 | 7.1 | 36.2 |``."""
+    return _markdown_cells([dataset, str(counts.snt), str(counts.ref_tokens), *_percent_cells(counts)])
+
+
+def _markdown_cells(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+# ---------------------------------------------------------------------------
+# Alignments and confusions
+
+
+def _shown(token: str | None) -> str:
+    """A token as printed: a space as ``<space>``, a missing token as nothing."""
+    if token is None:
+        return ""
+    return _SPACE_SHOWN_AS if token == " " else token
+
+
+def _column(op: str, ref: str | None, hyp: str | None) -> tuple[str, str, str]:
+    """One aligned position padded to a common width; a missing side is ``***`` (or longer)."""
+    width = max(len(_shown(ref)), len(_shown(hyp)), 3 if op in ("D", "I") else 0)
+    ref_text, hyp_text = ("*" * width if token is None else _shown(token) for token in (ref, hyp))
+    return ref_text.ljust(width), hyp_text.ljust(width), ("" if op == "C" else op).ljust(width)
+
+
+def alignment_rows(ops: Sequence[Op]) -> tuple[str, str, str]:
+    """sclite ``pra`` rows (REF, HYP, Eval), one padded column per aligned position."""
+    if not ops:
+        return "", "", ""
+    ref_row, hyp_row, eval_row = (" ".join(row).rstrip() for row in zip(*(_column(*op) for op in ops)))
+    return ref_row, hyp_row, eval_row
+
+
+def pra_text(result: ScoreResult) -> str:
+    """Every utterance's alignment in sclite's ``pra`` layout."""
+    blocks = []
+    for utt in result.utts:
+        c = utt.counts
+        ref_row, hyp_row, eval_row = alignment_rows(utt.ops)
+        lines = [
+            f"id: ({utt.utt_id})",
+            f"Scores: (#C #S #D #I) {c.corr} {c.sub} {c.dele} {c.ins}",
+            f"REF:  {ref_row}",
+            f"HYP:  {hyp_row}",
+            f"Eval: {eval_row}",
+        ]
+        blocks.append("".join(line.rstrip() + "\n" for line in lines))
+    return "\n".join(blocks)
+
+
+@dataclass(frozen=True)
+class Confusions:
+    """Substitution pairs, insertions and deletions with counts, most frequent first."""
+
+    substitutions: list[tuple[tuple[str, str], int]]
+    insertions: list[tuple[str, int]]
+    deletions: list[tuple[str, int]]
+
+
+def _ranked(counter: Counter) -> list:
+    """Most frequent first, ties by token so that reports are reproducible."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+
+
+def confusions(result: ScoreResult) -> Confusions:
+    """What the errors are: which token replaced which, which were inserted or dropped."""
+    tallies: dict[str, Counter] = {"S": Counter(), "I": Counter(), "D": Counter()}
+    for utt in result.utts:
+        for op, ref, hyp in utt.ops:
+            if op == "S":
+                tallies["S"][ref, hyp] += 1
+            elif op == "I":
+                tallies["I"][hyp] += 1
+            elif op == "D":
+                tallies["D"][ref] += 1
+    return Confusions(_ranked(tallies["S"]), _ranked(tallies["I"]), _ranked(tallies["D"]))
+
+
+def confusion_report(found: Confusions, top: int = 20) -> str:
+    """The ``top`` entries of each kind, laid out like sclite's ``dtl`` sections."""
+    sections = [
+        ("CONFUSION PAIRS", [(f"{_shown(r)} ==> {_shown(h)}", n) for (r, h), n in found.substitutions]),
+        ("INSERTIONS", [(_shown(token), n) for token, n in found.insertions]),
+        ("DELETIONS", [(_shown(token), n) for token, n in found.deletions]),
+    ]
+    out = []
+    for title, entries in sections:
+        out.append(f"{title:<32} Total {sum(n for _, n in entries)}, distinct {len(entries)}, top {top}")
+        out += [f"{rank:4d}: {n:5d}  ->  {text}" for rank, (text, n) in enumerate(entries[:top], 1)]
+        out.append("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap confidence interval
+
+
+@dataclass(frozen=True)
+class BootstrapInterval:
+    """Mean error rate over bootstrap draws and its 95 % interval, as fractions."""
+
+    mean: float
+    low: float
+    high: float
+    draws: int
+
+
+def bootstrap_interval(result: ScoreResult, draws: int = 1000, seed: int = 0) -> BootstrapInterval | None:
+    """Kaldi ``compute-wer-bootci``'s interval (Bisani & Ney 2004): resample utterances.
+
+    Each draw picks as many utterances as were scored, with replacement, and
+    takes its pooled error rate; the interval is mean +- 1.96 standard
+    deviations of those rates, exactly Kaldi's normal approximation.  Seeded,
+    so a report is reproducible.  ``None`` when there is nothing to resample.
+    """
+    import numpy as np
+
+    errors = np.array([utt.counts.err for utt in result.utts], dtype=np.int64)
+    tokens = np.array([utt.counts.ref_tokens for utt in result.utts], dtype=np.int64)
+    if draws <= 0 or tokens.sum() == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    rates = np.empty(draws)
+    block = max(1, _BOOTSTRAP_BLOCK // len(errors))
+    for start in range(0, draws, block):
+        picks = rng.integers(0, len(errors), size=(min(block, draws - start), len(errors)))
+        # A draw of empty references only would divide by zero; it counts its errors per one token.
+        rates[start : start + len(picks)] = errors[picks].sum(1) / np.maximum(tokens[picks].sum(1), 1)
+    mean, half = float(rates.mean()), 1.96 * float(rates.std())
+    return BootstrapInterval(mean, mean - half, mean + half, draws)
+
+
+def bootstrap_line(interval: BootstrapInterval, metric: str = "WER") -> str:
+    """``%WER 5.95 95% Conf Interval [ 4.52, 7.38 ]``, compute-wer-bootci's line."""
+    return (
+        f"%{metric} {100 * interval.mean:.2f} 95% Conf Interval "
+        f"[ {100 * interval.low:.2f}, {100 * interval.high:.2f} ]"
+    )
+
+
+# ---------------------------------------------------------------------------
+# JSON
+
+
+def summary(
+    result: ScoreResult,
+    speaker_of: SpeakerOf | None = None,
+    interval: BootstrapInterval | None = None,
+    top: int = 20,
+) -> dict:
+    """Machine-readable report of one metric: totals, speakers, ids, confusions, utterances."""
+    found = confusions(result)
+    return {
+        "metric": result.metric,
+        "unit": result.unit,
+        "totals": result.totals.as_dict(),
+        "partial": result.partial,
+        "missing_hyp": list(result.missing_hyp),
+        "missing_ref": list(result.missing_ref),
+        "bootstrap": None if interval is None else asdict(interval),
+        "speakers": {spk: c.as_dict() for spk, c in speaker_counts(result, speaker_of).items()} if speaker_of else {},
+        "confusions": {
+            "substitutions": [{"ref": r, "hyp": h, "count": n} for (r, h), n in found.substitutions[:top]],
+            "insertions": [{"hyp": token, "count": n} for token, n in found.insertions[:top]],
+            "deletions": [{"ref": token, "count": n} for token, n in found.deletions[:top]],
+        },
+        "utterances": [{"id": utt.utt_id, **utt.counts.as_dict()} for utt in result.utts],
+    }
