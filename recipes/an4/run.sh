@@ -26,7 +26,7 @@ epochs=                    # override the config's epoch count (smoke tests)
 word_lm_order=3
 char_lm_order=6
 lm_weights=0.5,1,1.5,2,3   # grids searched on dev, never on test
-word_scores=-2,-1,0,1,2
+word_scores=-2,-1,0,1,2,3
 sil_scores=-2,-1,0,1
 source ../../tools/parse_options.sh
 # The corpus path is relative to where run.sh was called from; the others to this folder.
@@ -94,7 +94,12 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
 fi
 
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  log "stage 8: beam-search decoding with the tuned weights, and scoring"
+  log "stage 8: beam-search decoding (lexicon without LM; with the tuned LM weights), and scoring"
+  for part in dev test; do
+    asr decode --model "$exp/model.pt" --data "$data/$part" --lexicon "$lm/lexicon.txt" \
+      --out "$exp/decode_lexicon_$part"
+    score "$part" "$exp/decode_lexicon_$part"
+  done
   for system in word_lm char_lm; do
     for part in dev test; do
       asr decode --model "$exp/model.pt" --data "$data/$part" --config "$exp/tune_$system/decode.yaml" \
