@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 # Subcommand name -> module under asr.commands.
@@ -18,6 +19,7 @@ COMMANDS = (
     "tune",
     "align",
     "score",
+    "export",
     "transcribe",
 )
 
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
     try:
         status = args._run(args)
     except (ValueError, FileNotFoundError) as error:
