@@ -1,3 +1,21 @@
-"""A BiLSTM-CTC recognizer for speech and handwritten text lines."""
+"""A BiLSTM-CTC recognizer for speech and handwritten text lines.
+
+    import asr
+    model = asr.load_model()            # the pretrained AN4 model, or a path
+    print(model.transcribe("a.wav").text)
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that `import asr` (and `asr --help`) does not load torch.
+    if name == "load_model":
+        from asr.transcribe import load_model
+
+        return load_model
+    raise AttributeError(f"module 'asr' has no attribute {name!r}")

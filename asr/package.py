@@ -40,6 +40,9 @@ class RecognizerSpec:
     features: FbankConfig
     cmvn: torch.Tensor  # Kaldi CMVN stats, 2 x (D+1)
     info: dict[str, Any] = field(default_factory=dict)  # training provenance, free form
+    # Decoding the file carries (see `asr export`): {"config": DecodeConfig fields,
+    # "lexicon": text or None, "lm": ARPA text or None}; None means greedy.
+    decoding: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class RecognizerSpec:
             "features": to_dict(self.features),
             "cmvn": self.cmvn,
             "info": self.info,
+            "decoding": self.decoding,
         }
 
     @classmethod
@@ -61,6 +65,7 @@ class RecognizerSpec:
             features=from_dict(FbankConfig, values["features"], f"{where}:features"),
             cmvn=values["cmvn"],
             info=values.get("info", {}),
+            decoding=values.get("decoding"),
         )
 
 
@@ -112,7 +117,8 @@ def load_recognizer(path: str | Path) -> Recognizer:
     values = read_checkpoint(path)
     spec = RecognizerSpec.from_dict(values, str(path))
     model = AcousticModel(spec.model)
-    model.load_state_dict(values["state_dict"])
+    # Exported files may store float16 weights to halve their size; compute in float32.
+    model.load_state_dict({name: tensor.float() for name, tensor in values["state_dict"].items()})
     model.eval()
     mean, inv_std = cmvn_from_stats(spec.cmvn)
     return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std)

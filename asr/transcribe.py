@@ -1,50 +1,150 @@
-"""Transcribe audio files with a model file: audio -> fbank -> model -> text."""
+"""Transcribe audio: files in, text with word times and confidences out.
+
+A model is loaded once (:func:`load_model`) and files are processed in
+batches.  Recordings longer than ``max_segment`` seconds are cut at their
+quietest points into pieces the BiLSTM handles, each piece is decoded, and
+word times are shifted back to the recording's clock.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 import torch
 
+from asr.alignment import WordTiming
 from asr.audio import AudioError, read_audio
-from asr.decoding import DecodeConfig, make_decoder
+from asr.config import from_dict
+from asr.decoding import DecodeConfig, hypothesis_timings, make_decoder
 from asr.features import fbank
-from asr.package import Recognizer
+from asr.package import Recognizer, load_recognizer
+
+# Where `pip install` puts the pretrained AN4 model (see recipes/an4/RESULTS.md).
+DEFAULT_MODEL = Path(__file__).parent / "models" / "an4.pt"
+# Peak amplitude below which a recording is taken as silent (-60 dBFS).
+SILENCE_PEAK = 1e-3
 
 
 @dataclass
 class Transcript:
+    """One input's result; ``error`` is set (and ``text`` None) when it failed."""
+
     source: str
-    text: str | None  # None when the file failed
+    text: str | None = None
+    words: list[WordTiming] = field(default_factory=list)
+    duration: float = 0.0
     error: str | None = None
 
 
-def transcribe_files(
-    recognizer: Recognizer, paths: Iterable[str | Path], config: DecodeConfig = DecodeConfig(), batch_files: int = 16
-) -> Iterator[Transcript]:
-    """Yield one transcript per input, in input order, batching files for the model.
+def split_on_silence(samples: np.ndarray, rate: int, max_segment: float = 20.0, window: float = 0.2) -> list[tuple[int, int]]:
+    """Cut a recording into pieces of at most ``max_segment`` seconds, at its quietest points.
 
-    A file that cannot be read yields a Transcript with ``error`` set; the
-    others are still transcribed.
+    A piece that is too long is split where the energy, smoothed over
+    ``window`` seconds, is lowest in its middle half: a pause between words
+    rather than a word.  Returns (start, end) sample indices covering all
+    samples.
     """
-    paths = [str(p) for p in paths]
-    decode = make_decoder(recognizer.tokenizer, config)
-    for start in range(0, len(paths), batch_files):
-        chunk = paths[start : start + batch_files]
-        feats: dict[int, torch.Tensor] = {}
-        errors: dict[int, str] = {}
-        for i, path in enumerate(chunk):
+    limit = int(max_segment * rate)
+    if len(samples) <= limit:
+        return [(0, len(samples))]
+    hop = max(1, int(0.01 * rate))
+    frames = len(samples) // hop
+    energy = np.square(samples[: frames * hop].astype(np.float64)).reshape(frames, hop).mean(axis=1)
+    width = max(1, int(window / 0.01))
+    smooth = np.convolve(energy, np.ones(width) / width, mode="same")
+    pieces, todo = [], [(0, len(samples))]
+    while todo:
+        start, end = todo.pop()
+        if end - start <= limit:
+            pieces.append((start, end))
+            continue
+        lo = (start + (end - start) // 4) // hop
+        hi = max(lo + 1, (end - (end - start) // 4) // hop)
+        cut = (lo + int(np.argmin(smooth[lo:hi]))) * hop
+        todo += [(cut, end), (start, cut)]
+    return sorted(pieces)
+
+
+class Model:
+    """A recognizer with its decoding settings: ``model.transcribe("a.wav")``."""
+
+    def __init__(self, recognizer: Recognizer, config: DecodeConfig | None = None, max_segment: float = 20.0) -> None:
+        self.recognizer = recognizer
+        self._assets = tempfile.TemporaryDirectory(prefix="asr-model-")
+        self.max_segment = max_segment
+        self.configure(config or recognizer_decode_config(recognizer, Path(self._assets.name)))
+
+    def configure(self, config: DecodeConfig) -> None:
+        """Decode from now on with ``config`` (greedy, beam, lexicon, LM)."""
+        self.config = config
+        self._decode = make_decoder(self.recognizer.tokenizer, config)
+
+    def transcribe(self, audio: str | Path) -> Transcript:
+        """Transcribe one file; raises ValueError with the file's name if it fails."""
+        result = next(self.transcribe_files([audio]))
+        if result.error:
+            raise ValueError(result.error)
+        return result
+
+    def transcribe_files(self, paths: Iterable[str | Path], batch_files: int = 16) -> Iterator[Transcript]:
+        """One transcript per input, in input order; failures carry ``error`` and do not stop the rest."""
+        chunk: list[str] = []
+        for path in paths:
+            chunk.append(str(path))
+            if len(chunk) == batch_files:
+                yield from self._transcribe_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self._transcribe_chunk(chunk)
+
+    def _transcribe_chunk(self, paths: list[str]) -> Iterator[Transcript]:
+        features = self.recognizer.spec.features
+        results = [Transcript(p) for p in paths]
+        pieces: list[tuple[int, float, torch.Tensor]] = []  # (result index, offset in s, fbank)
+        for i, result in enumerate(results):
             try:
-                feats[i] = fbank(read_audio(path, recognizer.spec.features.sample_rate), recognizer.spec.features)
+                samples = read_audio(result.source, features.sample_rate)
+                result.duration = len(samples) / features.sample_rate
+                if np.abs(samples).max() < SILENCE_PEAK:
+                    raise AudioError(f"{result.source}: silent audio (peak below -60 dBFS), nothing to transcribe")
+                for start, end in split_on_silence(samples, features.sample_rate, self.max_segment):
+                    pieces.append((i, start / features.sample_rate, fbank(samples[start:end], features)))
             except (AudioError, ValueError) as error:
-                errors[i] = str(error)
-        order = sorted(feats)
-        log_probs = dict(zip(order, recognizer.log_probs([feats[i] for i in order])))
-        for i, path in enumerate(chunk):
-            if i in errors:
-                yield Transcript(path, None, errors[i])
+                result.error = str(error) if result.source in str(error) else f"{result.source}: {error}"
+        log_probs = self.recognizer.log_probs([feats for _, _, feats in pieces])
+        texts: dict[int, list[str]] = {}
+        for (i, offset, _), lp in zip(pieces, log_probs):
+            if results[i].error:
                 continue
-            hypotheses = decode(log_probs[i])
-            yield Transcript(path, hypotheses[0].text if hypotheses else "")
+            hypotheses = self._decode(lp)
+            best = hypotheses[0] if hypotheses else None
+            texts.setdefault(i, []).append(best.text if best else "")
+            words = hypothesis_timings(self.recognizer, lp, best, results[i].source)
+            results[i].words += [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
+        for i, result in enumerate(results):
+            if not result.error:
+                result.text = " ".join(t for t in texts.get(i, []) if t)
+        return iter(results)
+
+
+def recognizer_decode_config(recognizer: Recognizer, assets: Path) -> DecodeConfig:
+    """The decoding a model file carries (lexicon, LM, tuned weights), else greedy."""
+    carried = recognizer.spec.decoding
+    if not carried:
+        return DecodeConfig()
+    config = from_dict(DecodeConfig, {**carried["config"], "lexicon": None, "lm": None}, "model file decoding")
+    for name in ("lexicon", "lm"):
+        if carried.get(name):
+            path = assets / name
+            path.write_text(carried[name], encoding="utf-8")
+            config = replace(config, **{name: str(path)})
+    return config
+
+
+def load_model(path: str | Path | None = None, config: DecodeConfig | None = None) -> Model:
+    """Load a model file once (default: the pretrained AN4 model) for many transcriptions."""
+    return Model(load_recognizer(path or DEFAULT_MODEL), config)

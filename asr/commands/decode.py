@@ -30,11 +30,11 @@ def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{name}", type=kind, help="beam search option (see BeamSearchOptions)")
 
 
-def config_from_args(args: argparse.Namespace):
-    """The decode config of --config, with the flags given on the command line on top."""
-    from asr.decoding import load_decode_config
+def config_from_args(args: argparse.Namespace, base=None):
+    """The decode config of --config (else ``base``, else greedy), with the flags given on top."""
+    from asr.decoding import DecodeConfig, load_decode_config
 
-    config = load_decode_config(args.config)
+    config = load_decode_config(args.config) if args.config else base or DecodeConfig()
     beam = {f.name: getattr(args, f.name) for f in dataclasses.fields(config.beam) if getattr(args, f.name, None) is not None}
     top = {k: getattr(args, k) for k in ("mode", "lexicon", "lm") if getattr(args, k) is not None}
     if (beam or top.get("lexicon") or top.get("lm")) and "mode" not in top:
