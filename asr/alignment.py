@@ -26,6 +26,8 @@ from typing import Iterable, Sequence, TextIO
 import torch
 from torchaudio.functional import TokenSpan, forced_align, merge_tokens
 
+from asr.batching import ctc_min_frames
+
 BLANK_ID = 0
 WORD_BOUNDARY_ID = 1
 
@@ -38,12 +40,6 @@ class WordTiming:
     start: float
     end: float
     confidence: float
-
-
-def frames_needed(token_ids: Sequence[int]) -> int:
-    """The fewest frames a CTC path for ``token_ids`` needs: one per token,
-    plus a blank between each pair of equal neighbours."""
-    return len(token_ids) + sum(a == b for a, b in zip(token_ids, token_ids[1:]))
 
 
 def align_tokens(
@@ -62,7 +58,7 @@ def align_tokens(
         return []
     if max(ids) >= log_probs.shape[1] or min(ids) < 0:
         raise ValueError(f"{where}token ids must be in [0, {log_probs.shape[1]}), got {ids}")
-    needed = frames_needed(ids)
+    needed = ctc_min_frames(ids)
     if needed > log_probs.shape[0]:
         raise ValueError(
             f"{where}{len(ids)} tokens need at least {needed} frames, log_probs has {log_probs.shape[0]}"

@@ -64,5 +64,7 @@ def tune(
     header = "\t".join([*grid, "wer"])
     lines = ["\t".join([*(f"{v:g}" for v in point.values()), f"{100 * wer:.2f}"]) for point, wer in rows]
     (out / "tune.tsv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
-    save_config(best, out / "decode.yaml")
+    # Absolute paths: the file is read from other working dirs (asr export, transcription).
+    resolved = {k: str(Path(v).resolve()) for k in ("lexicon", "lm") if (v := getattr(best, k))}
+    save_config(dataclasses.replace(best, **resolved), out / "decode.yaml")
     return best, best_wer

@@ -7,7 +7,8 @@ import io
 import pytest
 import torch
 
-from asr.alignment import WordTiming, char_timings, ctm_lines, frames_needed, word_timings, write_ctm
+from asr.alignment import WordTiming, char_timings, ctm_lines, word_timings, write_ctm
+from asr.batching import ctc_min_frames
 from asr.beam_search import BeamSearchDecoder
 from asr.text import Tokenizer
 from test_beam_search import peaky_log_probs, spike_frames, spike_times
@@ -82,7 +83,7 @@ def test_empty_hypothesis_has_no_words():
 
 def test_too_long_hypothesis_names_the_utterance():
     ids = TOKENIZER.encode("football")  # "oo" and "ll" each need a blank between
-    assert frames_needed(ids) == 10
+    assert ctc_min_frames(ids) == 10
     log_probs = peaky_log_probs([{}] * 9, len(TOKENIZER))
     with pytest.raises(ValueError, match="^utterance utt7: 8 tokens need at least 10 frames, log_probs has 9$"):
         word_timings(log_probs, ids, TOKENIZER.tokens, FRAME_SHIFT, utterance_id="utt7")

@@ -1,5 +1,7 @@
 """End to end: every stage of recipes/an4/run.sh on a mini AN4 with a tiny model."""
 
+import itertools
+import json
 import re
 import shutil
 import subprocess
@@ -19,7 +21,7 @@ threads: 1
 
 
 def test_an4_recipe_end_to_end(an4_root, tmp_path):
-    recipe = tmp_path / "an4"
+    recipe = tmp_path / "recipes" / "an4"
     shutil.copytree(REPO / "recipes" / "an4", recipe, ignore=shutil.ignore_patterns("data", "exp"))
     # run.sh finds the tools and the environment relative to itself.
     (tmp_path / "tools").symlink_to(REPO / "tools")
@@ -32,24 +34,54 @@ def test_an4_recipe_end_to_end(an4_root, tmp_path):
         cwd=recipe, capture_output=True, text=True, env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for stage in range(6):
+    for stage in range(9):
         assert f"stage {stage}:" in result.stdout
     assert (recipe / "data" / "train_sp" / "feats.scp").read_text().startswith("an")
     assert "sp0.9-" in (recipe / "data" / "train_sp" / "utt2spk").read_text()
     model = recipe / "exp" / "train" / "model.pt"
     assert model.exists() and (recipe / "exp" / "train" / "train.png").exists()
-    for part in ("dev", "test"):
-        hyps = (recipe / "exp" / "train" / f"decode_greedy_{part}" / "text").read_text().splitlines()
+    exp = recipe / "exp" / "train"
+    for system, part in itertools.product(("greedy", "lexicon", "word_lm", "char_lm"), ("dev", "test")):
+        hyps = (exp / f"decode_{system}_{part}" / "text").read_text().splitlines()
         refs = (recipe / "data" / part / "text").read_text().splitlines()
         assert [h.split()[0] for h in hyps] == [r.split()[0] for r in refs]
-        scoring = recipe / "exp" / "train" / f"decode_greedy_{part}" / "scoring"
+        scoring = exp / f"decode_{system}_{part}" / "scoring"
         assert re.search(r"%WER \d+\.\d\d \[ \d+ / \d+, \d+ ins, \d+ del, \d+ sub \]", (scoring / "wer").read_text())
         assert re.search(r"%CER \d+\.\d\d \[", (scoring / "cer").read_text())
+    assert "\\data\\" in (exp / "lm" / "word.arpa").read_text()
+    tuned = (exp / "tune_word_lm" / "tune.tsv").read_text().splitlines()
+    assert tuned[0] == "lm_weight\tword_score\twer" and len(tuned) == 1 + 5 * 6
+    assert "lm_weight" in (exp / "tune_word_lm" / "decode.yaml").read_text()
+    assert (exp / "decode_word_lm_test" / "ctm").exists()  # empty when the tiny model outputs nothing
 
     # The model file alone transcribes audio; a missing file fails alone.
     wav = sorted(corpus.glob("wav/*/*/*.wav"))[0]
-    out = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", "--model", str(model), str(wav),
-                          str(tmp_path / "missing.wav")], capture_output=True, text=True)
+    out = asr_cli("transcribe", "--model", model, wav, tmp_path / "missing.wav")
     assert out.returncode == 1
     assert out.stdout.startswith(f"{wav} ") and len(out.stdout.splitlines()) == 1
-    assert "missing.wav: no such file" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert "missing.wav: no such file" in out.stderr and len(out.stderr.splitlines()) == 2  # the error, the count
+
+    # An exported model carries the tuned lexicon and LM: transcription uses them by default.
+    exported = tmp_path / "exported.pt"
+    assert asr_cli("export", "--model", model, "--out", exported, "--half",
+                   "--decode-config", exp / "tune_word_lm" / "decode.yaml").returncode == 0
+    out = asr_cli("transcribe", "--model", exported, "--format", "json", wav)
+    record = json.loads(out.stdout)
+    lexicon = {line.split()[0] for line in (exp / "lm" / "lexicon.txt").read_text().splitlines()}
+    assert out.returncode == 0 and record["source"] == str(wav)
+    assert all(w["word"] in lexicon for w in record["words"])
+    assert " ".join(w["word"] for w in record["words"]) == record["text"]
+
+    # N-best lists and forced alignment of the references.
+    nbest = tmp_path / "nbest"
+    assert asr_cli("decode", "--model", model, "--data", recipe / "data" / "test", "--out", nbest,
+                   "--mode", "beam", "--nbest", "3").returncode == 0
+    lines = (nbest / "nbest.txt").read_text().splitlines()
+    assert lines[0].split()[0].endswith("-1") and len(lines) > len(refs)
+    out = asr_cli("align", "--model", model, "--data", recipe / "data" / "test", "--out", tmp_path / "ref.ctm")
+    ctm = (tmp_path / "ref.ctm").read_text().splitlines()
+    assert out.returncode == 0 and ctm and all(len(line.split()) == 6 for line in ctm)
+
+
+def asr_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "asr.cli", *map(str, args)], capture_output=True, text=True)

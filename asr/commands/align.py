@@ -1,4 +1,4 @@
-"""Force-align the transcripts of a data dir to its features; writes word timings as CTM.
+"""Force-align the transcripts of a data dir to its features; writes word (or character) timings as CTM.
 
 CTM lines: '<utt> 1 <start> <duration> <word> <confidence>'.  Utterances whose
 transcript cannot be aligned (a character outside the tokens, too few frames)
@@ -15,10 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file")
     parser.add_argument("--data", required=True, help="data dir with feats.scp and text")
     parser.add_argument("--out", required=True, help="output CTM file")
+    parser.add_argument("--unit", choices=["word", "char"], default="word", help="time words or characters")
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.alignment import word_timings, write_ctm
+    from asr.alignment import char_timings, word_timings, write_ctm
     from asr.datadir import validate_data_dir
     from asr.decoding import read_features
     from asr.package import load_recognizer
@@ -26,11 +27,12 @@ def run(args: argparse.Namespace) -> int:
     recognizer = load_recognizer(args.model)
     text = validate_data_dir(args.data).text
     keys, feats = read_features(args.data, recognizer)
+    timings = word_timings if args.unit == "word" else char_timings
     aligned, failed = [], 0
     for key, log_probs in zip(keys, recognizer.log_probs(feats)):
         try:
             ids = recognizer.tokenizer.encode(text[key])
-            aligned.append((key, word_timings(log_probs, ids, recognizer.tokenizer.tokens, recognizer.frame_shift, key)))
+            aligned.append((key, timings(log_probs, ids, recognizer.tokenizer.tokens, recognizer.frame_shift, key)))
         except ValueError as error:
             failed += 1
             print(f"asr align: skipping {key}: {error}", file=sys.stderr)
