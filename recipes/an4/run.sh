@@ -108,3 +108,8 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
     done
   done
 fi
+
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  log "stage 9: results table ($exp/results.md)"
+  python ../../tools/results_table.py "$exp"/decode_* | tee "$exp/results.md"
+fi
