@@ -9,15 +9,11 @@ fault is reported once, in one line naming the file, the line and the fault.
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SOURCE_FILES = ("wav.scp", "images.scp")
-# Files that describe the whole dir rather than its utterances: a subset keeps
-# the parent's feature settings and CMVN statistics, as Kaldi's subset does.
-DIR_WIDE_FILES = ("fbank.yaml", "cmvn.ark")
 
 
 def read_table(path: str | Path, allow_empty_value: bool = False) -> dict[str, str]:
@@ -146,18 +142,3 @@ def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool
         feats=tables.get("feats.scp", {}),
         num_frames=num_frames,
     )
-
-
-def subset_data_dir(src: str | Path, dst: str | Path, utts: list[str]) -> None:
-    """Copy the lines of the given utterances of every table to a new dir."""
-    src, dst = Path(src), Path(dst)
-    keep = set(utts)
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in (*SOURCE_FILES, "text", "utt2spk", "feats.scp", "utt2num_frames"):
-        if (src / name).exists():
-            table = read_table(src / name, allow_empty_value=name == "text")
-            write_table(dst / name, {k: v for k, v in table.items() if k in keep})
-    write_table(dst / "spk2utt", spk2utt(read_table(dst / "utt2spk")))
-    for name in DIR_WIDE_FILES:
-        if (src / name).exists():
-            shutil.copyfile(src / name, dst / name)

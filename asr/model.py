@@ -79,9 +79,6 @@ class AcousticModel(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(out_size, config.num_tokens)
 
-    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.div(lengths, self.config.stack, rounding_mode="floor")
-
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, D) features -> ((B, T', V) log-probs, (B,) output lengths)."""
         x, lengths = stack_frames(feats, lengths, self.config.stack)

@@ -1,6 +1,6 @@
 import pytest
 
-from asr.datadir import read_table, subset_data_dir, validate_data_dir, write_data_dir
+from asr.datadir import validate_data_dir, write_data_dir
 
 
 def _write(tmp_path, **files):
@@ -50,12 +50,3 @@ def test_missing_files(tmp_path):
         validate_data_dir(tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match="no wav.scp or images.scp"):
         validate_data_dir(tmp_path)
-
-
-def test_subset_keeps_dir_wide_files(tmp_path):
-    src = _write(tmp_path / "src" if (tmp_path / "src").mkdir() is None else None, **GOOD)
-    (src / "cmvn.ark").write_bytes(b"stats")
-    subset_data_dir(src, tmp_path / "dst", ["b"])
-    assert read_table(tmp_path / "dst" / "wav.scp") == {"b": "/x/b.wav"}
-    assert (tmp_path / "dst" / "cmvn.ark").read_bytes() == b"stats"
-    validate_data_dir(tmp_path / "dst")
