@@ -1,9 +1,10 @@
 """Transcribe audio: files in, text with word times and confidences out.
 
 A model is loaded once (:func:`load_model`) and files are processed in
-batches.  Recordings longer than ``max_segment`` seconds are cut at their
-quietest points into pieces the BiLSTM handles, each piece is decoded, and
-word times are shifted back to the recording's clock.
+batches.  Recordings are cut at their pauses (and pieces longer than
+``max_segment`` seconds at their quietest points) into utterance-like
+pieces, each piece is decoded, and word times are shifted back to the
+recording's clock.
 """
 
 from __future__ import annotations
@@ -40,13 +41,19 @@ class Transcript:
     error: str | None = None
 
 
-def split_on_silence(samples: np.ndarray, rate: int, max_segment: float = 20.0, window: float = 0.2) -> list[tuple[int, int]]:
-    """Cut a recording into pieces of at most ``max_segment`` seconds, at its quietest points.
+def split_on_silence(
+    samples: np.ndarray, rate: int, max_segment: float = 20.0, min_pause: float = 0.3, window: float = 0.1
+) -> list[tuple[int, int]]:
+    """Cut a recording longer than ``max_segment`` seconds at its pauses.
 
-    A piece that is too long is split where the energy, smoothed over
-    ``window`` seconds, is lowest in its middle half: a pause between words
-    rather than a word.  Returns (start, end) sample indices covering all
-    samples.
+    A recording that fits is left whole: cutting an utterance at its
+    internal pauses costs accuracy.  A longer one is cut in the middle of
+    every pause of at least ``min_pause`` seconds, since the model was
+    trained on single utterances: frames
+    whose energy (smoothed over ``window`` s) is within 10 dB of the
+    recording's quiet floor (its 10th percentile).  A piece still longer
+    than ``max_segment`` is split where the energy is lowest in its middle
+    half.  Returns (start, end) sample indices covering all samples.
     """
     limit = int(max_segment * rate)
     if len(samples) <= limit:
@@ -55,8 +62,19 @@ def split_on_silence(samples: np.ndarray, rate: int, max_segment: float = 20.0, 
     frames = len(samples) // hop
     energy = np.square(samples[: frames * hop].astype(np.float64)).reshape(frames, hop).mean(axis=1)
     width = max(1, int(window / 0.01))
-    smooth = np.convolve(energy, np.ones(width) / width, mode="same")
-    pieces, todo = [], [(0, len(samples))]
+    level = 10 * np.log10(np.convolve(energy, np.ones(width) / width, mode="same") + 1e-10)
+    quiet = level < np.percentile(level, 10) + 10.0
+    cuts = [0]
+    run_start = None
+    for i, is_quiet in enumerate([*quiet, False]):
+        if is_quiet and run_start is None:
+            run_start = i
+        elif not is_quiet and run_start is not None:
+            if i - run_start >= min_pause / 0.01 and 0 < run_start and i < frames:
+                cuts.append((run_start + i) // 2 * hop)
+            run_start = None
+    cuts.append(len(samples))
+    pieces, todo = [], [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
     while todo:
         start, end = todo.pop()
         if end - start <= limit:
@@ -64,7 +82,7 @@ def split_on_silence(samples: np.ndarray, rate: int, max_segment: float = 20.0, 
             continue
         lo = (start + (end - start) // 4) // hop
         hi = max(lo + 1, (end - (end - start) // 4) // hop)
-        cut = (lo + int(np.argmin(smooth[lo:hi]))) * hop
+        cut = (lo + int(np.argmin(level[lo:hi]))) * hop
         todo += [(cut, end), (start, cut)]
     return sorted(pieces)
 
