@@ -19,11 +19,15 @@ appended to each utterance, and its token is not reported.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 from torchaudio.models.decoder import CTCHypothesis, ctc_decoder
@@ -36,6 +40,7 @@ logger = logging.getLogger(__name__)
 _LM_SYMBOLS = frozenset({BOS, EOS, UNK})
 # How many example words a log message shows.
 _EXAMPLES = 10
+_LIBC = ctypes.CDLL(None)
 # Log-probability of every token but ``|`` in the frame that closes the last word.
 _IMPOSSIBLE = -1e5
 
@@ -186,6 +191,24 @@ def _emitted(hypothesis: CTCHypothesis, num_frames: int) -> tuple[tuple[int, ...
     return tuple(t for t, _ in pairs), tuple(f for _, f in pairs)
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what C++ code prints to standard output to standard error instead.
+
+    KenLM reports its loading progress on stdout, which would corrupt the
+    JSON, CTM or SRT that ``asr transcribe`` writes there.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        _LIBC.fflush(None)  # C's stdout buffer still holds the text: write it while fd 1 is stderr
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class BeamSearchDecoder:
     """Beam search over ``(T, V)`` log-probabilities, with optional lexicon and LM.
 
@@ -212,7 +235,7 @@ class BeamSearchDecoder:
         else:
             units = tokens[1:]
         self.lm_only, self.unknown_to_lm = self._check_lm(lm, units)
-        with tempfile.TemporaryDirectory() as directory:
+        with tempfile.TemporaryDirectory() as directory, _stdout_to_stderr():
             self._decoder = ctc_decoder(
                 lexicon=str(lexicon) if lexicon is not None else None,
                 tokens=list(tokens),

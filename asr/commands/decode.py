@@ -39,6 +39,9 @@ def config_from_args(args: argparse.Namespace, base=None):
     top = {k: getattr(args, k) for k in ("mode", "lexicon", "lm") if getattr(args, k) is not None}
     if (beam or top.get("lexicon") or top.get("lm")) and "mode" not in top:
         top["mode"] = "beam"
+    if top.get("mode") == "greedy":  # drop a lexicon or LM that the base config carries
+        top.setdefault("lexicon", None)
+        top.setdefault("lm", None)
     return dataclasses.replace(config, beam=dataclasses.replace(config.beam, **beam), **top)
 
 
