@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import kaldiio
-import numpy as np
 import torch
 
 from asr.datadir import DataDir

@@ -20,7 +20,7 @@ import kaldiio
 import torch
 from tqdm import tqdm
 
-from asr.batching import FeatureReader, Utterance, bucket_batches, load_utterances
+from asr.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances
 from asr.config import from_dict, load_config, save_config, to_dict
 from asr.datadir import validate_data_dir
 from asr.decoding import ctc_greedy
@@ -77,20 +77,17 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean CTC loss per utterance and greedy CER on a held-out set."""
     model.eval()
+    texts = {u.key: u.text for u in utts}
     loss_sum, refs, hyps = 0.0, [], []
     for batch in reader.batches(utts, max_frames, 256, shuffle=False):
         log_probs, lengths = model(batch.feats, batch.lengths)
         loss_sum += float(ctc_loss(log_probs, lengths, batch)) * len(batch.keys)
         hyps += [tokenizer.decode(ids) for ids in ctc_greedy(log_probs, lengths)]
-        refs += [tokenizer.decode(u) for u in _split_labels(batch)]
+        refs += [texts[key] for key in batch.keys]
     return loss_sum / max(1, len(utts)), char_error_rate(refs, hyps)
 
 
-def _split_labels(batch) -> list[list[int]]:
-    return [chunk.tolist() for chunk in torch.split(batch.labels, batch.label_lengths.tolist())]
-
-
-def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch) -> torch.Tensor:
+def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch) -> torch.Tensor:
     """CTC loss summed over each utterance, averaged over the batch."""
     return torch.nn.functional.ctc_loss(
         log_probs.transpose(0, 1), batch.labels, lengths, batch.label_lengths,

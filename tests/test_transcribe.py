@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 import asr
 from asr.alignment import WordTiming
