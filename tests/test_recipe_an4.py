@@ -50,7 +50,7 @@ def test_an4_recipe_end_to_end(an4_root, tmp_path):
         assert re.search(r"%CER \d+\.\d\d \[", (scoring / "cer").read_text())
     assert "\\data\\" in (exp / "lm" / "word.arpa").read_text()
     tuned = (exp / "tune_word_lm" / "tune.tsv").read_text().splitlines()
-    assert tuned[0] == "lm_weight\tword_score\twer" and len(tuned) == 1 + 5 * 6
+    assert tuned[0] == "lm_weight\tword_score\twer" and len(tuned) == 1 + 6 * 6
     assert "lm_weight" in (exp / "tune_word_lm" / "decode.yaml").read_text()
     assert (exp / "decode_word_lm_test" / "ctm").exists()  # empty when the tiny model outputs nothing
 

@@ -25,7 +25,7 @@ exp=exp/train
 epochs=                    # override the config's epoch count (smoke tests)
 word_lm_order=3
 char_lm_order=6
-lm_weights=0.5,1,1.5,2,3   # grids searched on dev, never on test
+lm_weights=0.1,0.25,0.5,1,1.5,2  # grids searched on dev, never on test
 word_scores=-2,-1,0,1,2,3
 sil_scores=-2,-1,0,1
 source ../../tools/parse_options.sh
