@@ -1,4 +1,4 @@
-"""A BiLSTM-CTC recognizer for speech and handwritten text lines.
+"""A BiLSTM-CTC speech recognizer with Kaldi-style data dirs and recipes.
 
     import asr
     model = asr.load_model()            # the pretrained AN4 model, or a path
