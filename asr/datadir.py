@@ -91,8 +91,9 @@ def write_data_dir(
     validate_data_dir(path)
 
 
-def _check_sorted(path: Path) -> None:
-    keys = [line.split(maxsplit=1)[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _check_sorted(path: Path, table: dict[str, str]) -> None:
+    """``table`` as read_table returned it: in file order, one entry a line."""
+    keys = list(table)
     for lineno, (a, b) in enumerate(zip(keys, keys[1:]), 2):
         if b < a:
             raise ValueError(f"{path}:{lineno}: not sorted by id ('{b}' after '{a}')")
@@ -117,8 +118,8 @@ def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool
             tables[name] = read_table(path / name, allow_empty_value=allow_empty)
         elif name == "text" and need_text or name == "feats.scp" and need_feats or name == "utt2spk":
             raise FileNotFoundError(f"{path}/{name}: missing")
-    for name in tables:
-        _check_sorted(path / name)
+    for name, table in tables.items():
+        _check_sorted(path / name, table)
     utts = set(tables[source_name])
     for name, table in tables.items():
         if name == "utt2num_frames" and "feats.scp" not in tables:
