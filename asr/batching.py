@@ -37,7 +37,7 @@ def ctc_min_frames(labels: Sequence[int]) -> int:
 
 
 def load_utterances(
-    data: DataDir, tokenizer: Tokenizer, stack: int, for_training: bool
+    data: DataDir, tokenizer: Tokenizer, subsampling: int, for_training: bool
 ) -> tuple[list[Utterance], dict[str, int]]:
     """The usable utterances of a data dir with features, and the skip counts by reason.
 
@@ -58,9 +58,9 @@ def load_utterances(
             reason, detail = "unknown character", str(error)
         if reason is None and not labels:
             reason, detail = "empty transcript", "the transcript is empty"
-        if reason is None and frames // stack < ctc_min_frames(labels):
+        if reason is None and frames // subsampling < ctc_min_frames(labels):
             reason = "too short for its label"
-            detail = f"{frames // stack} output frames < {ctc_min_frames(labels)} needed by CTC"
+            detail = f"{frames // subsampling} output frames < {ctc_min_frames(labels)} needed by CTC"
         if reason is not None and for_training:
             skipped[reason] += 1
             log.warning("%s: skipping utterance %s: %s", data.path, key, detail)
@@ -96,6 +96,26 @@ def bucket_batches(
     if shuffle:
         rng.shuffle(batches)
     return batches
+
+
+def shard_batches(batches: Sequence[list[int]], rank: int, world_size: int) -> list[tuple[list[int], float]]:
+    """One rank's share of a batch list for data-parallel training, with each batch's weight.
+
+    Every rank computes the same ``batches`` (same lengths, same seed) and
+    takes every ``world_size``-th one, so length bucketing survives sharding.
+    Step ``s`` trains on ``batches[s*W:(s+1)*W]``, one per rank; the list is
+    cut to a multiple of W so every rank takes the same number of steps (which
+    few batches are cut changes with each epoch's shuffle).  The weight
+    ``W * len(own) / len(step)`` scales the rank's per-utterance mean loss so
+    that the mean of the ranks' gradients, which DDP computes, is the gradient
+    of the per-utterance mean over the whole step, as on one process.
+    """
+    shard = []
+    for step in range(len(batches) // world_size):
+        group = batches[step * world_size : (step + 1) * world_size]
+        own = group[rank]
+        shard.append((own, world_size * len(own) / sum(len(b) for b in group)))
+    return shard
 
 
 @dataclass

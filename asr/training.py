@@ -4,6 +4,8 @@ validation CER every epoch, atomic checkpoints, exact resume, averaging.
 Every epoch reseeds the global RNG from ``seed + epoch`` and draws its batch
 order from the same number, so an interrupted run resumed from its last
 checkpoint ends with the same weights as one that was never stopped.
+Under ``torchrun`` each process trains on its share of every step's batches
+and DistributedDataParallel averages the gradients (see asr.distributed).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +23,15 @@ import kaldiio
 import torch
 from tqdm import tqdm
 
-from asr.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances
-from asr.config import from_dict, load_config, save_config, to_dict
+from asr import distributed
+from asr.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances, shard_batches
+from asr.config import from_dict, save_config, to_dict
 from asr.datadir import validate_data_dir
 from asr.decoding import ctc_greedy
-from asr.features import FbankConfig, SpecAugmentConfig, cmvn_from_stats, spec_augment
+from asr.distributed import World
+from asr.features import SpecAugmentConfig, spec_augment
+from asr.frontend import load_feature_config, normalization
+from asr.images import ImageAugmentConfig, augment_images
 from asr.model import AcousticModel, ModelConfig
 from asr.scoring import score
 from asr.package import RecognizerSpec, atomic_save, read_checkpoint, save_model
@@ -40,6 +47,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     use_spec_augment: bool = True
+    image_augment: ImageAugmentConfig = field(default_factory=ImageAugmentConfig)
+    use_image_augment: bool = False  # distortions for line images (handwriting)
     epochs: int = 30
     lr: float = 1e-3  # peak learning rate, reached after warmup
     min_lr_ratio: float = 0.02  # cosine decay ends at lr * min_lr_ratio
@@ -50,11 +59,31 @@ class TrainConfig:
     max_batch: int = 64  # utterances per batch
     seed: int = 1
     keep_best: int = 5  # epochs kept (by dev CER) for checkpoint averaging
-    threads: int = 0  # torch threads, 0: torch's default
+    threads: int = 0  # torch threads per process, 0: torch's default
+    device: str = "auto"  # auto (CUDA when there is a GPU, else CPU), cpu or cuda
+    amp: str = "none"  # mixed precision on CUDA: none, bf16 or fp16; CPUs train in float32
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.lr <= 0 or self.max_frames < 1 or self.keep_best < 1:
             raise ValueError(f"invalid training config: epochs={self.epochs} lr={self.lr}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.amp not in AMP_DTYPES:
+            raise ValueError(f"amp must be one of {', '.join(AMP_DTYPES)}, got {self.amp!r}")
+
+
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PREVIOUS = "last.prev.pt"  # the checkpoint last.pt replaced: the fallback if last.pt is unreadable
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def _device_type(name: str) -> str:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: cuda, but torch sees no CUDA device")
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -73,24 +102,35 @@ def char_error_rate(refs: list[str], hyps: list[str]) -> float:
 
 @torch.no_grad()
 def evaluate(
-    model: AcousticModel, reader: FeatureReader, utts: list[Utterance], tokenizer: Tokenizer, max_frames: int
+    model: AcousticModel, reader: FeatureReader, utts: list[Utterance], tokenizer: Tokenizer, max_frames: int,
+    world: World = World(), device: torch.device = torch.device("cpu"), amp: torch.dtype | None = None,
 ) -> tuple[float, float]:
-    """Mean CTC loss per utterance and greedy CER on a held-out set."""
+    """Mean CTC loss per utterance and greedy CER on a held-out set.
+
+    With several processes each decodes every W-th batch and the results are
+    gathered, so all ranks get the same figures in a W-th of the time.
+    """
     model.eval()
     texts = {u.key: u.text for u in utts}
     loss_sum, refs, hyps = 0.0, [], []
-    for batch in reader.batches(utts, max_frames, 256, shuffle=False):
-        log_probs, lengths = model(batch.feats, batch.lengths)
+    batches = bucket_batches([u.num_frames for u in utts], max_frames, 256, shuffle=False)
+    for indices in batches[world.rank :: world.size]:
+        batch = reader.batch([utts[i] for i in indices])
+        with _autocast(device, amp):
+            log_probs, lengths = model(batch.feats.to(device), batch.lengths)
         loss_sum += float(ctc_loss(log_probs, lengths, batch)) * len(batch.keys)
-        hyps += [tokenizer.decode(ids) for ids in ctc_greedy(log_probs, lengths)]
+        hyps += [tokenizer.decode(ids) for ids in ctc_greedy(log_probs.cpu(), lengths)]
         refs += [texts[key] for key in batch.keys]
+    loss_sum = distributed.all_sum(world, [loss_sum])[0]
+    gathered = distributed.all_gather(world, (refs, hyps))
+    refs, hyps = [r for part, _ in gathered for r in part], [h for _, part in gathered for h in part]
     return loss_sum / max(1, len(utts)), char_error_rate(refs, hyps)
 
 
 def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """CTC loss summed over each utterance, averaged over the batch."""
+    """CTC loss summed over each utterance, averaged over the batch (in float32, also under autocast)."""
     return torch.nn.functional.ctc_loss(
-        log_probs.transpose(0, 1), batch.labels, lengths, batch.label_lengths,
+        log_probs.float().transpose(0, 1), batch.labels, lengths, batch.label_lengths,
         blank=0, reduction="sum", zero_infinity=True,
     ) / len(batch.keys)
 
@@ -120,44 +160,93 @@ def _add_file_log(path: Path) -> None:
     logging.getLogger("asr").addHandler(handler)
 
 
+def _latest_checkpoint(exp: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest readable checkpoint: ``last.pt``, else the one it replaced.
+
+    Checkpoints are written atomically, yet a full disk, a crash of the file
+    system or a careless copy can still leave ``last.pt`` cut short; it is
+    then set aside as ``last.pt.bad`` (so that the next save cannot rotate it
+    into ``last.prev.pt``) and training resumes one epoch earlier.
+    """
+    last, previous = exp / "last.pt", exp / PREVIOUS
+    if last.exists():
+        try:
+            return last, read_checkpoint(last)
+        except ValueError as error:
+            if not previous.exists():
+                raise
+            os.replace(last, last.with_name("last.pt.bad"))
+            log.warning("%s; moved to last.pt.bad, resuming from the previous checkpoint %s", error, previous)
+    elif previous.exists():  # killed between rotating last.pt and writing the new one
+        log.warning("%s is missing; resuming from the previous checkpoint %s", last, previous)
+    return (previous, read_checkpoint(previous)) if previous.exists() else None
+
+
+def _save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write ``last.pt`` atomically, keeping the checkpoint it replaces as ``last.prev.pt``."""
+    if path.exists():
+        os.replace(path, path.with_name(PREVIOUS))
+    atomic_save(state, path)
+
+
 def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_dir: str | Path, resume: bool) -> Path:
     """Train a model; returns the path of the last checkpoint.
 
     ``exp_dir`` receives ``train.yaml``, ``tokens.txt``, ``train.log``,
     ``history.json``, ``train.png``, ``last.pt`` (full state, for
-    ``--resume``) and ``epoch-N.pt`` weights of the best epochs by dev CER.
+    ``--resume``; ``last.prev.pt`` is the one before) and ``epoch-N.pt``
+    weights of the best epochs by dev CER.  Under ``torchrun`` (WORLD_SIZE > 1)
+    every process calls this, and rank 0 alone writes these files.
     """
-    exp = Path(exp_dir)
-    exp.mkdir(parents=True, exist_ok=True)
-    _add_file_log(exp / "train.log")
+    device_type = _device_type(config.device)
+    world = distributed.init(device_type)
+    device = torch.device("cuda", world.local_rank) if device_type == "cuda" else torch.device("cpu")
+    try:
+        return _train(config, train_dir, dev_dir, Path(exp_dir), resume, world, device)
+    finally:
+        distributed.finish(world)
+
+
+def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp: Path, resume: bool,
+           world: World, device: torch.device) -> Path:
+    if world.is_main:
+        exp.mkdir(parents=True, exist_ok=True)
+        _add_file_log(exp / "train.log")
+    else:
+        logging.getLogger("asr").setLevel(logging.WARNING)  # one copy of the progress log, from rank 0
     if config.threads:
         torch.set_num_threads(config.threads)
     train_data = validate_data_dir(train_dir, need_feats=True)
     dev_data = validate_data_dir(dev_dir, need_feats=True)
-    features = load_config(FbankConfig, Path(train_dir) / "fbank.yaml")
+    features = load_feature_config(train_dir)
     cmvn = torch.tensor(kaldiio.load_mat(str(Path(train_dir) / "cmvn.ark")))
     tokenizer = Tokenizer.from_texts(train_data.text.values())
     last_path = exp / "last.pt"
     state: dict[str, Any] | None = None
-    if resume and last_path.exists():
-        state = read_checkpoint(last_path)
+    found = distributed.on_main(world, lambda: _latest_checkpoint(exp) if resume else None)
+    if found is not None:
+        resumed_from, state = found
         tokenizer = Tokenizer(tuple(state["spec"]["tokens"]))
-        saved = from_dict(TrainConfig, state["config"], f"{last_path}:config")
+        saved = from_dict(TrainConfig, state["config"], f"{resumed_from}:config")
         saved.model.input_dim, saved.model.num_tokens = config.model.input_dim, config.model.num_tokens
         changed = [k for k, v in to_dict(config).items() if to_dict(saved)[k] != v]
         if changed:
             # The schedule, batches and seeds all follow from the config: a resumed
             # run is only the same run if the config is the same.
-            raise ValueError(f"{last_path}: cannot resume with a different config ({', '.join(changed)} changed)")
-        log.info("resuming from %s after epoch %d", last_path, state["epoch"])
-    tokenizer.write(exp / "tokens.txt")
-    save_config(config, exp / "train.yaml")
+            raise ValueError(f"{resumed_from}: cannot resume with a different config ({', '.join(changed)} changed)")
+        log.info("resuming from %s after epoch %d", resumed_from, state["epoch"])
+        if state.get("world_size", 1) != world.size:
+            log.warning("%s was written by %d processes, now %d: the batches and schedule differ from an "
+                        "uninterrupted run", resumed_from, state.get("world_size", 1), world.size)
+    if world.is_main:
+        tokenizer.write(exp / "tokens.txt")
+        save_config(config, exp / "train.yaml")
 
-    config.model.input_dim = features.num_mel_bins
+    config.model.input_dim = features.dim
     config.model.num_tokens = len(tokenizer)
-    mean, inv_std = cmvn_from_stats(cmvn)
-    train_utts, skipped = load_utterances(train_data, tokenizer, config.model.stack, for_training=True)
-    dev_utts, dev_skipped = load_utterances(dev_data, tokenizer, config.model.stack, for_training=True)
+    mean, inv_std = normalization(features, cmvn)
+    train_utts, skipped = load_utterances(train_data, tokenizer, config.model.subsampling, for_training=True)
+    dev_utts, dev_skipped = load_utterances(dev_data, tokenizer, config.model.subsampling, for_training=True)
     for name, counts, total in (("train", skipped, len(train_data.feats)), ("dev", dev_skipped, len(dev_data.feats))):
         if counts:
             log.warning("%s: skipped %d of %d utterances: %s", name, sum(counts.values()), total,
@@ -167,10 +256,19 @@ def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_d
     log.info("train %d utts, dev %d utts, %d tokens", len(train_utts), len(dev_utts), len(tokenizer))
 
     torch.manual_seed(config.seed)
-    model = AcousticModel(config.model)
+    model = AcousticModel(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    amp = AMP_DTYPES[config.amp] if device.type == "cuda" else None
+    if config.amp != "none" and amp is None:  # oneDNN has no bf16/fp16 LSTM on most CPUs
+        log.warning("amp %s applies on CUDA only: training in float32 on %s", config.amp, device)
+    # Loss scaling for bf16 too: autocast runs cuDNN's LSTM in float16 whatever its dtype.
+    scaler = torch.amp.GradScaler(device.type, enabled=amp is not None)
     reader = FeatureReader(mean, inv_std, cache=True)
-    steps_per_epoch = len(bucket_batches([u.num_frames for u in train_utts], config.max_frames, config.max_batch, True))
+    lengths_all = [u.num_frames for u in train_utts]
+    steps_per_epoch = len(shard_batches(bucket_batches(lengths_all, config.max_frames, config.max_batch, True),
+                                        world.rank, world.size))
+    if not steps_per_epoch:
+        raise ValueError(f"{train_dir}: fewer batches than the {world.size} training processes")
     total = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, config.warmup_steps, total, config.min_lr_ratio)
@@ -182,43 +280,63 @@ def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_d
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         history = state["history"]
         start_epoch = state["epoch"] + 1
-    log.info("model: %d parameters, %d steps per epoch", sum(p.numel() for p in model.parameters()), steps_per_epoch)
+    log.info("model: %d parameters, %d steps per epoch, %d process(es) on %s, amp %s",
+             sum(p.numel() for p in model.parameters()), steps_per_epoch, world.size, device, config.amp)
+    net = model if world.size == 1 else torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
 
     for epoch in range(start_epoch, config.epochs + 1):
-        torch.manual_seed(config.seed * 100003 + epoch)
-        model.train()
-        started, loss_sum, frames = time.time(), 0.0, 0
-        progress = tqdm(reader.batches(train_utts, config.max_frames, config.max_batch, True, config.seed + epoch),
-                        total=steps_per_epoch, desc=f"epoch {epoch}", unit="batch", mininterval=5, leave=False)
-        for batch in progress:
+        # Ranks draw different dropout and augmentation; one process keeps the seed it always had.
+        torch.manual_seed((config.seed * 100003 + epoch) * world.size + world.rank)
+        net.train()
+        started, loss_sum, utts, frames = time.time(), 0.0, 0, 0
+        shard = shard_batches(bucket_batches(lengths_all, config.max_frames, config.max_batch, True, config.seed + epoch),
+                              world.rank, world.size)
+        progress = tqdm(shard, desc=f"epoch {epoch}", unit="batch", mininterval=5, leave=False,
+                        disable=not world.is_main)
+        for indices, weight in progress:
+            batch = reader.batch([train_utts[i] for i in indices])
             feats = batch.feats
+            if config.use_image_augment:
+                feats = augment_images(feats, batch.lengths, config.image_augment)
             if config.use_spec_augment:
                 feats = spec_augment(feats, batch.lengths, config.spec_augment)
-            log_probs, lengths = model(feats, batch.lengths)
-            loss = ctc_loss(log_probs, lengths, batch)
+            with _autocast(device, amp):
+                log_probs, lengths = net(feats.to(device), batch.lengths)
+                loss = ctc_loss(log_probs, lengths, batch)
             optimizer.zero_grad()
-            loss.backward()
+            scaler.scale(loss * weight).backward()  # DDP averages the ranks' gradients here
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             loss_sum += loss.item() * len(batch.keys)
+            utts += len(batch.keys)
             frames += int(batch.lengths.sum())
             progress.set_postfix(loss=f"{loss.item():.1f}", refresh=False)
-        dev_loss, dev_cer = evaluate(model, reader, dev_utts, tokenizer, config.max_frames)
+        loss_sum, utts, frames = distributed.all_sum(world, [loss_sum, utts, frames])
+        dev_loss, dev_cer = evaluate(model, reader, dev_utts, tokenizer, config.max_frames, world, device, amp)
         elapsed = time.time() - started
-        history.append({"epoch": epoch, "train_loss": loss_sum / len(train_utts), "dev_loss": dev_loss,
+        history.append({"epoch": epoch, "train_loss": loss_sum / utts, "dev_loss": dev_loss,
                         "dev_cer": dev_cer, "lr": scheduler.get_last_lr()[0], "seconds": elapsed,
                         "frames_per_second": frames / elapsed})
         log.info("epoch %d: train loss %.3f, dev loss %.3f, dev CER %.2f%%, %.0f s",
                  epoch, history[-1]["train_loss"], dev_loss, 100 * dev_cer, elapsed)
+        if not world.is_main:
+            continue
         _keep_best_weights(exp, epoch, model, history, config.keep_best)
-        atomic_save({"config": to_dict(config), "spec": spec.to_dict(), "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "epoch": epoch, "history": history}, last_path)
+        _save_checkpoint({"config": to_dict(config), "spec": spec.to_dict(), "model": model.state_dict(),
+                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                          "epoch": epoch, "history": history, "world_size": world.size,
+                          **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})}, last_path)
         (exp / "history.json").write_text(json.dumps(history, indent=1))
         _plot(history, exp / "train.png")
+    distributed.barrier(world)  # every rank returns once rank 0 has written the last checkpoint
     return last_path
 
 

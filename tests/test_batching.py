@@ -35,18 +35,18 @@ def test_bad_training_utterances_are_skipped_and_counted(mini_data, tmp_path, ca
     data.text = text
     tokenizer = Tokenizer.from_texts([t for k, t in text.items() if k != keys[1]] + ["ABCDEFGHIJK"])
     with caplog.at_level(logging.WARNING):
-        utts, skipped = load_utterances(data, tokenizer, stack=3, for_training=True)
+        utts, skipped = load_utterances(data, tokenizer, subsampling=3, for_training=True)
     assert skipped == {"empty transcript": 1, "unknown character": 1, "too short for its label": 1}
     assert len(utts) == len(keys) - 3
     assert keys[1] in caplog.text and "'~'" in caplog.text
-    all_utts, none_skipped = load_utterances(data, tokenizer, stack=3, for_training=False)
+    all_utts, none_skipped = load_utterances(data, tokenizer, subsampling=3, for_training=False)
     assert len(all_utts) == len(keys) and not none_skipped
 
 
 def test_feature_reader_pads_and_normalizes(mini_data):
     data = validate_data_dir(mini_data / "dev", need_feats=True)
     tokenizer = Tokenizer.from_texts(data.text.values())
-    utts, _ = load_utterances(data, tokenizer, stack=1, for_training=True)
+    utts, _ = load_utterances(data, tokenizer, subsampling=1, for_training=True)
     reader = FeatureReader(torch.zeros(80), torch.ones(80) * 2)
     batch = reader.batch(utts[:3])
     assert batch.feats.shape == (3, max(u.num_frames for u in utts[:3]), 80)

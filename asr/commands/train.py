@@ -1,4 +1,8 @@
-"""Train a BiLSTM-CTC model on a data dir with features, choosing epochs on dev."""
+"""Train a BiLSTM-CTC model on a data dir with features, choosing epochs on dev.
+
+Several processes (GPUs, or CPU core groups) under torchrun:
+``torchrun --nproc-per-node 2 -m asr train --train ... --dev ... --exp ...``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train", required=True, help="training data dir with feats.scp, cmvn.ark, fbank.yaml")
     parser.add_argument("--dev", required=True, help="dev data dir with feats.scp")
     parser.add_argument("--exp", required=True, help="experiment dir for checkpoints, logs and plots")
-    parser.add_argument("--resume", action="store_true", help="continue from EXP/last.pt if it exists")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from EXP/last.pt if it exists (from last.prev.pt if last.pt is unreadable)")
     parser.add_argument("--epochs", type=int, help="override the config's epoch count")
 
 
