@@ -1,8 +1,9 @@
 """The feature stage: a data dir in, a data dir with ``feats.scp`` out.
 
-Features go to Kaldi ark/scp files through ``kaldiio`` so that Kaldi and
-ESPnet users can bring their own.  Audio that cannot be read is reported,
-counted and left out of the output dir, instead of stopping the stage.
+Features (fbank of ``wav.scp`` audio, pixel columns of ``images.scp`` line
+images) go to Kaldi ark/scp files through ``kaldiio`` so that Kaldi and
+ESPnet users can bring their own.  Audio or images that cannot be read are
+reported, counted and left out of the output dir, instead of stopping the stage.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import kaldiio
 import numpy as np
 from tqdm import tqdm
 
-from asr.audio import AudioError, read_audio, speed_perturb
+from asr.audio import AudioError
 from asr.config import save_config
 from asr.datadir import read_table, spk2utt, validate_data_dir, write_table
-from asr.features import FbankConfig, accumulate_cmvn, fbank
+from asr.features import accumulate_cmvn
+from asr.frontend import SOURCE_KIND, FeatureConfig, compute_features, kind_of
+from asr.images import ImageError
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +31,21 @@ def perturbed_id(key: str, speed: float) -> str:
 
 
 def extract_features(
-    src: str | Path, dst: str | Path, config: FbankConfig, speeds: tuple[float, ...] = (1.0,)
+    src: str | Path, dst: str | Path, config: FeatureConfig, speeds: tuple[float, ...] = (1.0,)
 ) -> int:
-    """Compute fbank for every utterance of ``src`` (at each speed) into ``dst``.
+    """Compute features for every utterance of ``src`` (at each speed) into ``dst``.
 
     Writes ``feats.ark``/``feats.scp``, ``utt2num_frames``, the CMVN stats of
-    the whole dir (``cmvn.ark``, Kaldi layout), ``fbank.yaml`` and the
-    tables of ``src`` restricted to the utterances that succeeded.  Returns
-    the number of utterances skipped.
+    the whole dir (``cmvn.ark``, Kaldi layout), the feature config
+    (``fbank.yaml`` or ``image.yaml``) and the tables of ``src`` restricted
+    to the utterances that succeeded.  Returns the number of utterances skipped.
     """
     data = validate_data_dir(src)
-    if data.source_file != "wav.scp":
-        raise ValueError(f"{src}: fbank needs wav.scp")
+    kind = kind_of(config)
+    if SOURCE_KIND[data.source_file] != kind:
+        raise ValueError(f"{src}: {kind} features do not apply to {data.source_file}")
+    if kind == "image" and tuple(speeds) != (1.0,):
+        raise ValueError(f"{src}: speed perturbation applies to audio, not images")
     dst = Path(dst).resolve()  # scp entries stay valid from any working dir
     dst.mkdir(parents=True, exist_ok=True)
     keep_source, keep_text, keep_spk, num_frames = {}, {}, {}, {}
@@ -47,11 +53,10 @@ def extract_features(
     failed = 0
     jobs = [(utt, speed) for speed in speeds for utt in data.utts]
     with kaldiio.WriteHelper(f"ark,scp:{dst / 'feats.ark'},{dst / 'feats.scp.unsorted'}") as writer:
-        for utt, speed in tqdm(jobs, desc=f"fbank {dst.name}", unit="utt", mininterval=2):
+        for utt, speed in tqdm(jobs, desc=f"{kind} {dst.name}", unit="utt", mininterval=2):
             try:
-                samples = speed_perturb(read_audio(data.source[utt], config.sample_rate), speed)
-                feats = fbank(samples, config).numpy()
-            except (AudioError, ValueError) as error:
+                feats = compute_features(data.source[utt], config, speed).numpy()
+            except (AudioError, ImageError, ValueError) as error:
                 failed += 1
                 log.warning("skipping utterance %s: %s", utt, error)
                 continue
@@ -67,14 +72,14 @@ def extract_features(
     # kaldiio writes scp lines in processing order; Kaldi wants them sorted.
     write_table(dst / "feats.scp", read_table(dst / "feats.scp.unsorted"))
     (dst / "feats.scp.unsorted").unlink()
-    write_table(dst / "wav.scp", keep_source)
+    write_table(dst / data.source_file, keep_source)
     write_table(dst / "text", keep_text)
     write_table(dst / "utt2spk", keep_spk)
     write_table(dst / "spk2utt", spk2utt(keep_spk))
     write_table(dst / "utt2num_frames", num_frames)
     kaldiio.save_mat(str(dst / "cmvn.ark"), stats)
-    save_config(config, dst / "fbank.yaml")
+    save_config(config, dst / f"{kind}.yaml")
     validate_data_dir(dst, need_feats=True)
     if failed:
-        log.warning("%s: %d of %d utterances skipped (unreadable audio)", src, failed, len(jobs))
+        log.warning("%s: %d of %d utterances skipped (unreadable input)", src, failed, len(jobs))
     return failed

@@ -27,6 +27,10 @@ class FbankConfig:
         if self.num_mel_bins <= 0 or self.frame_shift_ms <= 0 or self.frame_length_ms < self.frame_shift_ms:
             raise ValueError(f"invalid fbank config: {self}")
 
+    @property
+    def dim(self) -> int:
+        return self.num_mel_bins
+
 
 def fbank(samples: np.ndarray | torch.Tensor, config: FbankConfig) -> torch.Tensor:
     """(T, num_mel_bins) log mel energies of mono samples in [-1, 1].

@@ -1,4 +1,5 @@
-"""Stacked bidirectional LSTM (or GRU) with a linear CTC output layer.
+"""Stacked bidirectional LSTM (or GRU) with a linear CTC output layer,
+optionally behind a small convolutional front end (for images of text lines).
 
 The backward direction must start at each sequence's own last frame, not at
 the padding: running it over padding corrupts the shorter sequences in a
@@ -9,6 +10,7 @@ reversed within each sequence's length.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -29,14 +31,29 @@ class ModelConfig:
     projection: int = 0  # LSTM projection size per direction (0: none)
     dropout: float = 0.2  # between layers
     rnn: str = "lstm"  # lstm or gru
+    # Convolutional front end, off when empty: output channels of each 3x3
+    # conv block, and its max-pooling (height, width); width pooling subsamples.
+    conv_channels: tuple[int, ...] = ()
+    conv_pool: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
+        self.conv_channels = tuple(self.conv_channels)
+        self.conv_pool = tuple(tuple(pool) for pool in self.conv_pool)  # type: ignore[misc]
+        if len(self.conv_pool) != len(self.conv_channels) or any(
+            len(pool) != 2 or min(pool) < 1 for pool in self.conv_pool
+        ) or any(c < 1 for c in self.conv_channels):
+            raise ValueError("conv_pool needs one (height, width) pair >= 1 per entry of conv_channels")
         if self.rnn not in ("lstm", "gru"):
             raise ValueError(f"rnn must be 'lstm' or 'gru', got {self.rnn!r}")
         if self.projection and (self.rnn != "lstm" or self.projection >= self.hidden):
             raise ValueError("projection needs rnn 'lstm' and must be smaller than hidden")
         if min(self.stack, self.hidden, self.layers) < 1 or not 0 <= self.dropout < 1:
             raise ValueError(f"invalid model config: {self}")
+
+    @property
+    def subsampling(self) -> int:
+        """Input frames per output frame: frame stacking times the front end's width pooling."""
+        return self.stack * math.prod(width for _, width in self.conv_pool)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -65,8 +82,44 @@ class BiRNNLayer(nn.Module):
         return torch.cat([forward_out, reverse_padded(backward_out, lengths)], dim=2)
 
 
+class ConvFrontEnd(nn.Module):
+    """Conv 3x3 -> batch norm -> leaky ReLU -> max pool blocks over (B, T, D) input seen as a D x T image.
+
+    Positions past each sequence's length are zeroed after every block, so a
+    line's output does not depend on the padding of the batch it is in.
+    """
+
+    def __init__(self, input_dim: int, channels: tuple[int, ...], pools: tuple[tuple[int, int], ...]) -> None:
+        super().__init__()
+        blocks, previous, height = [], 1, input_dim
+        for out_channels, (pool_h, pool_w) in zip(channels, pools):
+            block = [nn.Conv2d(previous, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels), nn.LeakyReLU(0.01)]
+            if pool_h * pool_w > 1:
+                block.append(nn.MaxPool2d((pool_h, pool_w)))
+            blocks.append(nn.Sequential(*block))
+            previous, height = out_channels, height // pool_h
+        if height < 1:
+            raise ValueError(f"conv_pool reduces the input height {input_dim} to nothing")
+        self.blocks = nn.ModuleList(blocks)
+        self.widths = [width for _, width in pools]
+        self.output_dim = previous * height
+
+    @staticmethod
+    def _mask(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        steps = torch.arange(x.shape[3], device=x.device)
+        return x * (steps < lengths.to(x.device).unsqueeze(1)).view(x.shape[0], 1, 1, -1)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self._mask(feats.transpose(1, 2).unsqueeze(1), lengths)  # (B, 1, D, T)
+        for block, width in zip(self.blocks, self.widths):
+            lengths = lengths // width
+            x = self._mask(block(x), lengths)
+        batch, channels, height, frames = x.shape
+        return x.permute(0, 3, 1, 2).reshape(batch, frames, channels * height), lengths
+
+
 class AcousticModel(nn.Module):
-    """Frame stacking -> N bidirectional layers -> linear -> log-softmax."""
+    """Frame stacking -> optional conv front end -> N bidirectional layers -> linear -> log-softmax."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -74,7 +127,12 @@ class AcousticModel(nn.Module):
             raise ValueError("model needs num_tokens >= 2")
         self.config = config
         out_size = 2 * (config.projection or config.hidden)
-        sizes = [config.input_dim * config.stack] + [out_size] * (config.layers - 1)
+        self.frontend = (
+            ConvFrontEnd(config.input_dim * config.stack, config.conv_channels, config.conv_pool)
+            if config.conv_channels else None
+        )
+        first = self.frontend.output_dim if self.frontend else config.input_dim * config.stack
+        sizes = [first] + [out_size] * (config.layers - 1)
         self.layers = nn.ModuleList(BiRNNLayer(size, config) for size in sizes)
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(out_size, config.num_tokens)
@@ -82,6 +140,8 @@ class AcousticModel(nn.Module):
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, D) features -> ((B, T', V) log-probs, (B,) output lengths)."""
         x, lengths = stack_frames(feats, lengths, self.config.stack)
+        if self.frontend is not None:
+            x, lengths = self.frontend(x, lengths)
         for i, layer in enumerate(self.layers):
             x = layer(self.dropout(x) if i else x, lengths)
         return self.output(self.dropout(x)).log_softmax(dim=-1), lengths

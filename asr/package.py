@@ -16,7 +16,8 @@ import torch
 
 from asr.batching import bucket_batches
 from asr.config import from_dict, to_dict
-from asr.features import FbankConfig, cmvn_from_stats
+from asr.frontend import FeatureConfig, feature_config_from_dict, kind_of, normalization
+from asr.images import ImageConfig
 from asr.model import AcousticModel, ModelConfig
 from asr.text import Tokenizer
 
@@ -37,8 +38,8 @@ class RecognizerSpec:
 
     model: ModelConfig
     tokens: tuple[str, ...]
-    features: FbankConfig
-    cmvn: torch.Tensor  # Kaldi CMVN stats, 2 x (D+1)
+    features: FeatureConfig  # FbankConfig for speech, ImageConfig for handwriting
+    cmvn: torch.Tensor  # Kaldi CMVN stats, 2 x (D+1); unused by image models
     info: dict[str, Any] = field(default_factory=dict)  # training provenance, free form
     # Decoding the file carries (see `asr export`): {"config": DecodeConfig fields,
     # "lexicon": text or None, "lm": ARPA text or None}; None means greedy.
@@ -49,6 +50,7 @@ class RecognizerSpec:
             "format": FORMAT,
             "model": to_dict(self.model),
             "tokens": list(self.tokens),
+            "feature_kind": kind_of(self.features),
             "features": to_dict(self.features),
             "cmvn": self.cmvn,
             "info": self.info,
@@ -62,7 +64,9 @@ class RecognizerSpec:
         return cls(
             model=from_dict(ModelConfig, values["model"], f"{where}:model"),
             tokens=tuple(values["tokens"]),
-            features=from_dict(FbankConfig, values["features"], f"{where}:features"),
+            # Files from before image support hold fbank features without a kind.
+            features=feature_config_from_dict(values.get("feature_kind", "fbank"), values["features"],
+                                              f"{where}:features"),
             cmvn=values["cmvn"],
             info=values.get("info", {}),
             decoding=values.get("decoding"),
@@ -97,11 +101,13 @@ class Recognizer:
     @property
     def frame_shift(self) -> float:
         """Seconds per output frame."""
-        return self.spec.features.frame_shift_ms / 1000 * self.spec.model.stack
+        if isinstance(self.spec.features, ImageConfig):
+            raise ValueError("an image model has no time axis: timings are for speech models")
+        return self.spec.features.frame_shift_ms / 1000 * self.spec.model.subsampling
 
     @torch.no_grad()
     def log_probs(self, feats: Sequence[torch.Tensor], max_frames: int = 20000) -> list[torch.Tensor]:
-        """CTC log-probs (T', V) of each raw fbank matrix, in batches of similar length."""
+        """CTC log-probs (T', V) of each raw feature matrix, in batches of similar length."""
         normalized = [(f - self.mean) * self.inv_std for f in feats]
         results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
         for indices in bucket_batches([f.shape[0] for f in feats], max_frames, 64, shuffle=False):
@@ -120,5 +126,5 @@ def load_recognizer(path: str | Path) -> Recognizer:
     # Exported files may store float16 weights to halve their size; compute in float32.
     model.load_state_dict({name: tensor.float() for name, tensor in values["state_dict"].items()})
     model.eval()
-    mean, inv_std = cmvn_from_stats(spec.cmvn)
+    mean, inv_std = normalization(spec.features, spec.cmvn)
     return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std)

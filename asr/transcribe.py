@@ -1,10 +1,11 @@
-"""Transcribe audio: files in, text with word times and confidences out.
+"""Transcribe audio (or line images): files in, text with word times and confidences out.
 
 A model is loaded once (:func:`load_model`) and files are processed in
 batches.  Recordings are cut at their pauses (and pieces longer than
 ``max_segment`` seconds at their quietest points) into utterance-like
 pieces, each piece is decoded, and word times are shifted back to the
-recording's clock.
+recording's clock.  A handwriting model reads each image as one text line
+and gives text only (an image has no time axis).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from asr.audio import AudioError, read_audio
 from asr.config import from_dict
 from asr.decoding import DecodeConfig, hypothesis_timings, make_decoder
 from asr.features import fbank
+from asr.images import ImageConfig, ImageError, image_features, read_image
 from asr.package import Recognizer, load_recognizer
 
 # Where `pip install` puts the pretrained AN4 model (see recipes/an4/RESULTS.md).
@@ -119,19 +121,30 @@ class Model:
         if chunk:
             yield from self._transcribe_chunk(chunk)
 
-    def _transcribe_chunk(self, paths: list[str]) -> Iterator[Transcript]:
+    @property
+    def reads_images(self) -> bool:
+        """Whether this is a handwriting model (inputs are line images, not audio)."""
+        return isinstance(self.recognizer.spec.features, ImageConfig)
+
+    def _pieces(self, result: Transcript) -> list[tuple[float, torch.Tensor]]:
+        """(offset in seconds, features) of the utterance-like pieces of one input."""
         features = self.recognizer.spec.features
+        if isinstance(features, ImageConfig):
+            return [(0.0, image_features(read_image(result.source), features))]
+        samples = read_audio(result.source, features.sample_rate)
+        result.duration = len(samples) / features.sample_rate
+        if np.abs(samples).max() < SILENCE_PEAK:
+            raise AudioError(f"{result.source}: silent audio (peak below -60 dBFS), nothing to transcribe")
+        return [(start / features.sample_rate, fbank(samples[start:end], features))
+                for start, end in split_on_silence(samples, features.sample_rate, self.max_segment)]
+
+    def _transcribe_chunk(self, paths: list[str]) -> Iterator[Transcript]:
         results = [Transcript(p) for p in paths]
-        pieces: list[tuple[int, float, torch.Tensor]] = []  # (result index, offset in s, fbank)
+        pieces: list[tuple[int, float, torch.Tensor]] = []  # (result index, offset in s, features)
         for i, result in enumerate(results):
             try:
-                samples = read_audio(result.source, features.sample_rate)
-                result.duration = len(samples) / features.sample_rate
-                if np.abs(samples).max() < SILENCE_PEAK:
-                    raise AudioError(f"{result.source}: silent audio (peak below -60 dBFS), nothing to transcribe")
-                for start, end in split_on_silence(samples, features.sample_rate, self.max_segment):
-                    pieces.append((i, start / features.sample_rate, fbank(samples[start:end], features)))
-            except (AudioError, ValueError) as error:
+                pieces += [(i, offset, feats) for offset, feats in self._pieces(result)]
+            except (AudioError, ImageError, ValueError) as error:
                 result.error = str(error) if result.source in str(error) else f"{result.source}: {error}"
         log_probs = self.recognizer.log_probs([feats for _, _, feats in pieces])
         texts: dict[int, list[str]] = {}
@@ -141,6 +154,8 @@ class Model:
             hypotheses = self._decode(lp)
             best = hypotheses[0] if hypotheses else None
             texts.setdefault(i, []).append(best.text if best else "")
+            if self.reads_images:
+                continue
             words = hypothesis_timings(self.recognizer, lp, best, results[i].source)
             results[i].words += [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
         for i, result in enumerate(results):

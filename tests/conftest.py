@@ -67,3 +67,29 @@ def mini_data(mini_an4: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for part in ("train", "dev", "test"):
         extract_features(out / part, out / part, FbankConfig())
     return out
+
+
+COPISTE = CORPORA / "copiste-lines"
+
+
+@pytest.fixture(scope="session")
+def copiste_root() -> Path:
+    if not (COPISTE / "lines.tsv").exists():
+        pytest.skip(f"copiste-lines corpus not found at {COPISTE}")
+    return COPISTE
+
+
+def make_mini_copiste(root: Path, dest: Path, per_split: dict[str, int] | None = None) -> Path:
+    """A copiste-lines tree with the first lines of each split (the real images, linked)."""
+    per_split = per_split or {"train": 24, "dev": 6, "test": 6}
+    rows = (root / "lines.tsv").read_text(encoding="utf-8").splitlines()
+    chosen, count = [rows[0]], dict.fromkeys(per_split, 0)
+    for row in rows[1:]:
+        split = row.split("\t")[2]
+        if count[split] < per_split[split]:
+            count[split] += 1
+            chosen.append(row)
+    dest.mkdir(parents=True)
+    (dest / "lines.tsv").write_text("\n".join(chosen) + "\n", encoding="utf-8")
+    (dest / "lines").symlink_to(root / "lines")
+    return dest

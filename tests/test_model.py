@@ -34,3 +34,27 @@ def test_invalid_configs_are_rejected():
         ModelConfig(rnn="gru", projection=10)
     with pytest.raises(ValueError, match="num_tokens"):
         AcousticModel(ModelConfig(num_tokens=0))
+
+
+def test_conv_front_end_subsamples_and_ignores_batch_padding():
+    """A line's output does not depend on the longer lines padded beside it."""
+    torch.manual_seed(0)
+    config = ModelConfig(input_dim=32, num_tokens=7, stack=1, hidden=16, layers=1,
+                         conv_channels=(4, 8), conv_pool=((2, 1), (2, 3)))
+    assert config.subsampling == 3
+    model = AcousticModel(config).eval()
+    feats = torch.rand(3, 100, 32)
+    lengths = torch.tensor([100, 61, 20])
+    log_probs, out_lengths = model(feats, lengths)
+    assert out_lengths.tolist() == [33, 20, 6] and log_probs.shape == (3, 33, 7)
+    for b in range(3):
+        alone, _ = model(feats[b : b + 1, : lengths[b]], lengths[b : b + 1])
+        torch.testing.assert_close(alone[0], log_probs[b, : out_lengths[b]], atol=1e-5, rtol=1e-5)
+
+
+def test_conv_config_is_checked():
+    with pytest.raises(ValueError, match="conv_pool"):
+        ModelConfig(conv_channels=(4, 8), conv_pool=((2, 2),))
+    with pytest.raises(ValueError, match="height"):
+        AcousticModel(ModelConfig(input_dim=8, num_tokens=4, stack=1, conv_channels=(4, 4, 4, 4),
+                                  conv_pool=((2, 1), (2, 1), (2, 1), (2, 1))))

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Collect the scores of several decoding dirs into RESULTS.md tables.
 
-    python tools/results_table.py exp/train/decode_*
+    python tools/results_table.py [--scoring NAME] exp/train/decode_*
 
-Reads each DIR/scoring/results.json (written by `asr score --out-dir`) and
+Reads each DIR/scoring/results.json (written by `asr score --out-dir`; with
+``--scoring NAME``, DIR/NAME/results.json, e.g. a case-folded scoring) and
 prints one WER and one CER table, `| dataset | Snt | Wrd | Corr | Sub | Del |
 Ins | Err | S.Err |`, a row per dir, labelled from the dir name
 (decode_word_lm_test -> `test, word_lm`).
@@ -28,11 +29,14 @@ def counts(totals: dict) -> ErrorCounts:
                        totals["ins"], totals["sent_err"])
 
 
-def main(dirs: list[str]) -> int:
-    found = [(Path(d), json.loads((Path(d) / "scoring" / "results.json").read_text())) for d in dirs
-             if (Path(d) / "scoring" / "results.json").exists()]
+def main(args: list[str]) -> int:
+    scoring = "scoring"
+    if args[:1] == ["--scoring"] and len(args) > 1:
+        scoring, args = args[1], args[2:]
+    found = [(Path(d), json.loads((Path(d) / scoring / "results.json").read_text())) for d in args
+             if (Path(d) / scoring / "results.json").exists()]
     if not found:
-        print("results_table: no DIR/scoring/results.json among the arguments", file=sys.stderr)
+        print(f"results_table: no DIR/{scoring}/results.json among the arguments", file=sys.stderr)
         return 1
     found.sort(key=lambda item: label(item[0]))
     for metric, unit in (("wer", "word"), ("cer", "char")):

@@ -1,0 +1,53 @@
+"""End to end: every stage of recipes/copiste/run.sh on a few real handwritten lines with a tiny model."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, make_mini_copiste
+
+TINY_CONFIG = """\
+model: {stack: 1, conv_channels: [4, 8], conv_pool: [[2, 1], [2, 3]], hidden: 16, layers: 1}
+use_spec_augment: false
+use_image_augment: true
+epochs: 2
+warmup_steps: 2
+max_frames: 6000
+keep_best: 2
+threads: 1
+"""
+
+
+def test_copiste_recipe_end_to_end(copiste_root, tmp_path):
+    recipe = tmp_path / "recipes" / "copiste"
+    shutil.copytree(REPO / "recipes" / "copiste", recipe, ignore=shutil.ignore_patterns("data", "exp"))
+    (tmp_path / "tools").symlink_to(REPO / "tools")
+    (recipe / "conf" / "tiny.yaml").write_text(TINY_CONFIG)
+    corpus = make_mini_copiste(copiste_root, tmp_path / "corpus")
+    env_bin = str(Path(sys.executable).parent)
+    result = subprocess.run(
+        ["bash", "run.sh", "--copiste-root", str(corpus), "--config", "conf/tiny.yaml", "--average", "2",
+         "--char-lm-order", "4", "--lm-weights", "0.2,0.5", "--sil-scores", "0"],
+        cwd=recipe, capture_output=True, text=True, env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for stage in range(10):
+        assert f"stage {stage}:" in result.stdout
+    exp = recipe / "exp" / "train"
+    for system in ("greedy", "char_lm"):
+        for part in ("dev", "test"):
+            hyps = (exp / f"decode_{system}_{part}" / "text").read_text().splitlines()
+            assert len(hyps) == 6
+            for scoring in ("scoring", "scoring_nocase"):
+                cer = (exp / f"decode_{system}_{part}" / scoring / "cer").read_text()
+                assert re.search(r"%CER \d+\.\d\d \[", cer)
+    results = (exp / "results.md").read_text()
+    assert "## Case-insensitive" in results and "| test, char_lm |" in results
+
+    line = next((corpus / "lines").glob("wikitexte_0014_2_000.png"))
+    out = subprocess.run([f"{env_bin}/asr", "transcribe", "--model", str(exp / "model.pt"), str(line),
+                          "--format", "json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert '"source"' in out.stdout and '"text"' in out.stdout
