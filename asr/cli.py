@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from asr.launch import JobError
+
 # Subcommand name -> module under asr.commands.
 COMMANDS = (
     "prepare",
@@ -42,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                         datefmt="%H:%M:%S")
     try:
         status = args._run(args)
-    except (ValueError, FileNotFoundError) as error:
-        # Bad input is reported in one line, never as a traceback.
+    except (ValueError, FileNotFoundError, JobError) as error:
+        # Bad input, or a failed parallel job (named with its log), is reported in one line, never as a traceback.
         print(f"asr {args.command}: error: {error}", file=sys.stderr)
         return 1
     return int(status or 0)

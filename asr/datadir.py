@@ -9,6 +9,7 @@ fault is reported once, in one line naming the file, the line and the fault.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ def read_table(path: str | Path, allow_empty_value: bool = False) -> dict[str, s
 def write_table(path: str | Path, table: dict[str, str]) -> None:
     """Write ``id value`` lines sorted by id (Kaldi's ``LC_ALL=C sort``)."""
     lines = [f"{key} {table[key]}\n" for key in sorted(table)]
-    tmp = Path(f"{path}.tmp")
+    tmp = Path(f"{path}.{os.getpid()}.tmp")  # per process: two commands may write the same split at once
     tmp.write_text("".join(lines), encoding="utf-8")
     tmp.replace(path)
 

@@ -18,7 +18,8 @@ from asr.alignment import WordTiming, word_timings, write_ctm
 from asr.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis
 from asr.config import load_config, save_config
 from asr.datadir import validate_data_dir, write_table
-from asr.features import FbankConfig
+from asr.frontend import KINDS, load_feature_config
+from asr.images import ImageConfig
 from asr.package import Recognizer, load_recognizer
 from asr.text import Tokenizer
 
@@ -73,14 +74,17 @@ def make_decoder(tokenizer: Tokenizer, config: DecodeConfig) -> Decoder:
 
 
 def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[str], list[torch.Tensor]]:
-    """Utterance ids and raw fbank of a data dir, checked against the model's fbank settings.
+    """Utterance ids and raw features of a data dir, checked against the model's feature settings.
 
-    A mismatch (another bin count or frame shift) would decode silently into nonsense.
+    A mismatch (another bin count, frame shift or image height) would decode
+    silently into nonsense.  Features brought from elsewhere, without a
+    ``fbank.yaml``/``image.yaml``, are taken on trust.
     """
     data = validate_data_dir(data_dir, need_feats=True, need_text=False)
-    fbank_yaml = Path(data_dir) / "fbank.yaml"
-    if fbank_yaml.exists() and load_config(FbankConfig, fbank_yaml) != recognizer.spec.features:
-        raise ValueError(f"{fbank_yaml}: features differ from the model's ({recognizer.spec.features})")
+    if any((Path(data_dir) / f"{kind}.yaml").exists() for kind in KINDS):
+        features = load_feature_config(data_dir)
+        if features != recognizer.spec.features:
+            raise ValueError(f"{data_dir}: features {features} differ from the model's ({recognizer.spec.features})")
     keys = sorted(data.feats)
     return keys, [torch.tensor(kaldiio.load_mat(data.feats[k]), dtype=torch.float32) for k in keys]
 
@@ -113,12 +117,23 @@ def decode_data_dir(
     if ctm:
         write_ctm(((k, hypothesis_timings(recognizer, lp, r[0] if r else None, k))
                    for k, lp, r in zip(keys, log_probs, results)), out / "ctm")
-    audio = sum(f.shape[0] for f in feats) * recognizer.spec.features.frame_shift_ms / 1000
-    (out / "decode.log").write_text(
-        f"model {model_path}\ndata {data_dir}\nmode {config.mode}\nutterances {len(keys)}\n"
-        f"audio_seconds {audio:.1f}\ndecode_seconds {seconds:.2f}\nrtf {seconds / max(audio, 1e-9):.4f}\n",
-        encoding="utf-8")
+    features = recognizer.spec.features
+    audio = 0.0 if isinstance(features, ImageConfig) else sum(f.shape[0] for f in feats) * features.frame_shift_ms / 1000
+    write_decode_log(out, model_path, data_dir, config.mode, len(keys), audio, seconds)
     return len(keys)
+
+
+def write_decode_log(
+    out: Path, model_path: str | Path, data_dir: str | Path, mode: str, utterances: int, audio_seconds: float,
+    decode_seconds: float,
+) -> None:
+    """``out/decode.log``: what was decoded and how fast (also the merge of parallel jobs' logs)."""
+    (out / "decode.log").write_text(
+        f"model {model_path}\ndata {data_dir}\nmode {mode}\nutterances {utterances}\n"
+        f"audio_seconds {audio_seconds:.2f}\ndecode_seconds {decode_seconds:.2f}\n"
+        # Image models decode no audio (audio_seconds 0): no real-time factor.
+        + (f"rtf {decode_seconds / audio_seconds:.4f}\n" if audio_seconds > 0 else ""),
+        encoding="utf-8")
 
 
 def hypothesis_timings(

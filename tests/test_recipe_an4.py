@@ -28,12 +28,16 @@ def test_an4_recipe_end_to_end(an4_root, tmp_path):
     (recipe / "conf" / "tiny.yaml").write_text(TINY_CONFIG)
     corpus = make_mini_an4(an4_root, tmp_path / "corpus")
     env_bin = str(Path(sys.executable).parent)
-    result = subprocess.run(
-        ["bash", "run.sh", "--an4-root", str(corpus), "--config", "conf/tiny.yaml", "--dev-speakers", "2",
-         "--average", "2", "--speed-perturb", "0.9 1.0"],
-        cwd=recipe, capture_output=True, text=True, env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    options = ["--an4-root", str(corpus), "--config", "conf/tiny.yaml", "--dev-speakers", "2", "--average", "2",
+               "--speed-perturb", "0.9 1.0"]
+
+    def run_recipe(*more: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(["bash", "run.sh", *options, *more], cwd=recipe, capture_output=True, text=True,
+                                env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"})
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result
+
+    result = run_recipe()
     for stage in range(9):
         assert f"stage {stage}:" in result.stdout
     assert (recipe / "data" / "train_sp" / "feats.scp").read_text().startswith("an")
@@ -53,6 +57,15 @@ def test_an4_recipe_end_to_end(an4_root, tmp_path):
     assert tuned[0] == "lm_weight\tword_score\twer" and len(tuned) == 1 + 6 * 6
     assert "lm_weight" in (exp / "tune_word_lm" / "decode.yaml").read_text()
     assert (exp / "decode_word_lm_test" / "ctm").exists()  # empty when the tiny model outputs nothing
+
+    # A re-run skips the finished steps; --force true redoes them, here with 2 parallel jobs each.
+    greedy = (exp / "decode_greedy_test" / "text").read_text()
+    model_time = model.stat().st_mtime_ns
+    rerun = run_recipe("--stage", "0", "--stop-stage", "4")
+    assert rerun.stdout.count("done before, skipped") == 8 and model.stat().st_mtime_ns == model_time
+    forced = run_recipe("--stage", "4", "--stop-stage", "4", "--force", "true", "--nj", "2")
+    assert "skipped" not in forced.stdout and (exp / "decode_greedy_test" / "log" / "decode.2.log").exists()
+    assert (exp / "decode_greedy_test" / "text").read_text() == greedy
 
     # The model file alone transcribes audio; a missing file fails alone.
     wav = sorted(corpus.glob("wav/*/*/*.wav"))[0]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from asr.parallel import add_arguments as add_parallel_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file from 'asr average'")
@@ -17,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output dir: text, decode.yaml, decode.log, nbest.txt, ctm")
     add_decode_arguments(parser)
     parser.add_argument("--ctm", action="store_true", help="also write word timings and confidences (OUT/ctm)")
+    add_parallel_arguments(parser)
 
 
 def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +51,15 @@ def config_from_args(args: argparse.Namespace, base=None):
 def run(args: argparse.Namespace) -> int:
     from asr.decoding import decode_data_dir
 
-    count = decode_data_dir(args.model, args.data, args.out, config_from_args(args), ctm=args.ctm)
+    config = config_from_args(args)
+    if args.nj > 1:  # the same command on each part of the data dir, merged (asr.parallel)
+        from functools import partial
+
+        from asr.parallel import run_parallel
+        from asr.split import merge_decodes
+
+        count = run_parallel("decode", add_arguments, args, "data", "out", partial(merge_decodes, data_dir=args.data))
+    else:
+        count = decode_data_dir(args.model, args.data, args.out, config, ctm=args.ctm)
     print(f"{args.out}/text: {count} hypotheses")
     return 0

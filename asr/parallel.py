@@ -1,0 +1,83 @@
+"""``--nj N --cmd CMD`` for the commands that work through a data dir.
+
+The data dir is split into N parts (:mod:`asr.split`), the same ``asr``
+command runs on each part as one job through the launcher CMD
+(:mod:`asr.launch`) into ``OUT/jobs/JOB`` with its log ``OUT/log/NAME.JOB.log``,
+and the jobs' outputs are merged into OUT as one job would have written them.
+A job is an ordinary ``asr`` command line, so what runs on a cluster node is
+what a user can run by hand, and a command gains parallel jobs without
+changing its library code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+from asr.launch import parse_launcher, run_jobs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nj", type=int, default=1,
+                        help="parallel jobs: the data dir is split into NJ parts (DATA/splitNJ/1..NJ, by speaker "
+                             "when it has NJ speakers), one job each, then merged; 1: one process, here")
+    parser.add_argument("--cmd", default="local",
+                        help="launcher of the jobs, as a recipe's cmd.sh sets it: 'local [--max-parallel N]', "
+                             "'slurm [sbatch options]' or 'srun [srun options]'")
+
+
+def job_argv(add_command_arguments: Callable[[argparse.ArgumentParser], None], args: argparse.Namespace,
+             values: dict[str, object]) -> list[str]:
+    """The command line (after the command name) that gives ``args`` with ``values`` replaced, and no --nj/--cmd.
+
+    Built from the command's own parser, so an option added to the command
+    later reaches the jobs too; options at their default are left out.
+    """
+    parser = argparse.ArgumentParser()
+    add_command_arguments(parser)
+    positional: list[str] = []
+    options: list[str] = []
+    for action in parser._actions:  # argparse has no public list of its actions
+        if action.dest in ("help", "nj", "cmd"):
+            continue
+        value = values.get(action.dest, getattr(args, action.dest))
+        many = isinstance(value, (list, tuple))
+        words = [str(v) for v in value] if many else [str(value)]
+        flag = max(action.option_strings, key=len, default=None)
+        if flag is None:
+            positional += words
+        elif value is None or value == action.default:
+            continue
+        elif action.nargs == 0:  # a switch such as --ctm
+            options.append(flag)
+        else:
+            options += [flag, *words] if many else [f"{flag}={words[0]}"]
+    return positional + options
+
+
+def run_parallel(
+    name: str, add_command_arguments: Callable[[argparse.ArgumentParser], None], args: argparse.Namespace,
+    data: str, out: str, merge: Callable[[list[Path], Path], int],
+) -> int:
+    """Run ``asr NAME`` on the parts of the data dir ``args.<data>`` and merge into ``args.<out>``.
+
+    ``merge(job_dirs, out)`` returns the count it reports.  Job outputs are
+    removed after a successful merge and kept (with the logs) after a failure.
+    """
+    from asr.split import split_data_dir
+
+    parse_launcher(args.cmd)  # a typo in --cmd fails before any work
+    parts = split_data_dir(getattr(args, data), args.nj)
+    out_dir = Path(getattr(args, out))
+    jobs = out_dir / "jobs"
+    shutil.rmtree(jobs, ignore_errors=True)
+    job_dirs = [jobs / str(job) for job in range(1, len(parts) + 1)]
+    commands = [[sys.executable, "-m", "asr.cli", name, *job_argv(add_command_arguments, args, {data: part, out: job_dir})]
+                for part, job_dir in zip(parts, job_dirs)]
+    run_jobs(args.cmd, name, commands, out_dir / "log")
+    count = merge(job_dirs, out_dir)
+    shutil.rmtree(jobs)
+    return count
