@@ -7,10 +7,13 @@
 # commands as recipes/an4; run a range with --stage N --stop-stage M.
 #
 #   bash run.sh --copiste-root /path/to/copiste-lines   # or set COPISTE_ROOT
+#   bash run.sh --nj 8 --cmd "slurm --partition=cpu"   # parallel jobs (default launcher: cmd.sh)
+# A re-run skips the steps that finished (tools/step.sh); --force true redoes them.
 set -euo pipefail
 caller_dir=$PWD
 cd "$(dirname "$0")"
 source ../../tools/env.sh
+. ./cmd.sh                 # $cmd: the launcher of the parallel jobs
 
 stage=0
 stop_stage=100
@@ -20,11 +23,14 @@ config=conf/train.yaml
 average=5                  # epochs averaged, chosen by dev CER
 data=data
 exp=exp/train
+nj=1                       # parallel jobs for features and decoding
+force=false                # true: re-run the steps already done
 epochs=                    # override the config's epoch count (smoke tests)
 char_lm_order=8
 lm_weights=0.1,0.2,0.35,0.5,0.75,1  # grids searched on dev, never on test
 sil_scores=-2,-1,0,1,2
 source ../../tools/parse_options.sh
+source ../../tools/step.sh
 if [ -z "$copiste_root" ]; then echo "$0: give --copiste-root (or COPISTE_ROOT)" >&2; exit 1; fi
 if [[ "$copiste_root" != /* ]]; then copiste_root=$caller_dir/$copiste_root; fi
 
@@ -32,31 +38,33 @@ log() { echo "$(date '+%F %T') $*"; }
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: data preparation"
-  asr prepare copiste --root "$copiste_root" --out "$data"
+  step "$data/.done.prepare" asr prepare copiste --root "$copiste_root" --out "$data"
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "stage 1: line-image features"
   for part in train dev test; do
-    asr features "$data/$part" "$data/$part" --config "$features_config"
+    step "$data/$part/.done.features" asr features "$data/$part" "$data/$part" --config "$features_config" \
+      --nj "$nj" --cmd "$cmd"
   done
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "stage 2: training (log: $exp/train.log)"
-  asr train --config "$config" --train "$data/train" --dev "$data/dev" --exp "$exp" --resume \
+  step "$exp/.done.train" asr train --config "$config" --train "$data/train" --dev "$data/dev" --exp "$exp" --resume \
     ${epochs:+--epochs "$epochs"}
 fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   log "stage 3: averaging the $average best epochs by dev CER"
-  asr average --exp "$exp" --best "$average" --out "$exp/model.pt"
+  step "$exp/.done.average" asr average --exp "$exp" --best "$average" --out "$exp/model.pt"
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "stage 4: greedy decoding"
   for part in dev test; do
-    asr decode --model "$exp/model.pt" --data "$data/$part" --out "$exp/decode_greedy_$part"
+    step "$exp/decode_greedy_$part/.done.decode" asr decode --model "$exp/model.pt" --data "$data/$part" \
+      --out "$exp/decode_greedy_$part" --nj "$nj" --cmd "$cmd"
   done
 fi
 
@@ -79,20 +87,20 @@ fi
 lm=$exp/lm
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   log "stage 6: character ${char_lm_order}-gram LM from the training text"
-  asr lm train --text "$data/train/text" --unit char --order "$char_lm_order" --out "$lm/char.arpa"
+  step "$lm/.done.char_lm" asr lm train --text "$data/train/text" --unit char --order "$char_lm_order" --out "$lm/char.arpa"
 fi
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   log "stage 7: tuning LM weight and word-boundary score on dev"
-  asr tune --model "$exp/model.pt" --data "$data/dev" --out "$exp/tune_char_lm" \
+  step "$exp/tune_char_lm/.done.tune" asr tune --model "$exp/model.pt" --data "$data/dev" --out "$exp/tune_char_lm" \
     --lm "$lm/char.arpa" --grid "lm_weight=$lm_weights" "sil_score=$sil_scores"
 fi
 
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   log "stage 8: beam-search decoding with the character LM, and scoring"
   for part in dev test; do
-    asr decode --model "$exp/model.pt" --data "$data/$part" --config "$exp/tune_char_lm/decode.yaml" \
-      --out "$exp/decode_char_lm_$part"
+    step "$exp/decode_char_lm_$part/.done.decode" asr decode --model "$exp/model.pt" --data "$data/$part" \
+      --config "$exp/tune_char_lm/decode.yaml" --out "$exp/decode_char_lm_$part" --nj "$nj" --cmd "$cmd"
     score "$part" "$exp/decode_char_lm_$part"
   done
 fi
