@@ -93,3 +93,24 @@ def make_mini_copiste(root: Path, dest: Path, per_split: dict[str, int] | None =
     (dest / "lines.tsv").write_text("\n".join(chosen) + "\n", encoding="utf-8")
     (dest / "lines").symlink_to(root / "lines")
     return dest
+
+
+def make_mini_iam(copiste_root: Path, root: Path) -> Path:
+    """IAM's line layout with 3 lines (real handwritten lines standing in for IAM's) and split lists."""
+    from PIL import Image
+
+    sources = sorted((copiste_root / "lines").glob("wikitexte_0014_2_00*.png"))[:3]
+    ids = ["a01-000u-00", "a01-000u-01", "b02-100-00"]
+    rows = ["#--- lines.txt ---", "# format: a01-000u-00 ok 154 19 408 746 1661 89 A|MOVE|to|stop|Mr.|Gaitskell|from"]
+    for line_id, source, words in zip(ids, sources, ["A|MOVE|to", "stop|Mr.|Gaitskell", "from|nominating"]):
+        form = line_id.rsplit("-", 1)[0]
+        path = root / "lines" / form.split("-")[0] / form / f"{line_id}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(source).save(path)
+        rows.append(f"{line_id} ok 154 19 408 746 1661 89 {words}")
+    (root / "ascii").mkdir(parents=True)
+    (root / "ascii" / "lines.txt").write_text("\n".join(rows) + "\n")
+    (root / "ascii" / "forms.txt").write_text("# forms\na01-000u 000 2 prt 7 5 52 36\nb02-100 042 2 prt 7 5 52 36\n")
+    (root / "train.lst").write_text("a01-000u\n")  # a whole form
+    (root / "test.lst").write_text("b02-100-00\n")  # a single line
+    return root

@@ -1,12 +1,11 @@
 """Handwriting corpora: copiste-lines (the real corpus) and IAM's line layout (a tiny tree)."""
 
 import pytest
-from PIL import Image
 
 from asr.corpora.copiste import prepare_copiste, writer_of
 from asr.corpora.iam import prepare_iam
 from asr.datadir import validate_data_dir
-from conftest import make_mini_copiste
+from conftest import make_mini_copiste, make_mini_iam
 
 
 def test_copiste_splits_by_writer(copiste_root, tmp_path):
@@ -35,27 +34,8 @@ def test_copiste_bad_input_names_the_line(copiste_root, tmp_path):
         prepare_copiste(root, tmp_path / "out")
 
 
-def _iam_tree(copiste_root, root):
-    """IAM's layout, with real handwritten lines standing in for IAM's."""
-    sources = sorted((copiste_root / "lines").glob("wikitexte_0014_2_00*.png"))[:3]
-    ids = ["a01-000u-00", "a01-000u-01", "b02-100-00"]
-    rows = ["#--- lines.txt ---", "# format: a01-000u-00 ok 154 19 408 746 1661 89 A|MOVE|to|stop|Mr.|Gaitskell|from"]
-    for line_id, source, words in zip(ids, sources, ["A|MOVE|to", "stop|Mr.|Gaitskell", "from|nominating"]):
-        form = line_id.rsplit("-", 1)[0]
-        path = root / "lines" / form.split("-")[0] / form / f"{line_id}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.open(source).save(path)
-        rows.append(f"{line_id} ok 154 19 408 746 1661 89 {words}")
-    (root / "ascii").mkdir(parents=True)
-    (root / "ascii" / "lines.txt").write_text("\n".join(rows) + "\n")
-    (root / "ascii" / "forms.txt").write_text("# forms\na01-000u 000 2 prt 7 5 52 36\nb02-100 042 2 prt 7 5 52 36\n")
-    (root / "train.lst").write_text("a01-000u\n")  # a whole form
-    (root / "test.lst").write_text("b02-100-00\n")  # a single line
-    return root
-
-
 def test_iam_layout(copiste_root, tmp_path):
-    root = _iam_tree(copiste_root, tmp_path / "iam")
+    root = make_mini_iam(copiste_root, tmp_path / "iam")
     counts = prepare_iam(root, tmp_path / "data", {"train": root / "train.lst", "test": root / "test.lst"})
     assert counts == {"train": 2, "test": 1}
     train = validate_data_dir(tmp_path / "data" / "train")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, make_mini_copiste
+from conftest import REPO, make_mini_copiste, make_mini_iam
 
 TINY_CONFIG = """\
 model: {stack: 1, conv_channels: [4, 8], conv_pool: [[2, 1], [2, 3]], hidden: 16, layers: 1}
@@ -51,3 +51,20 @@ def test_copiste_recipe_end_to_end(copiste_root, tmp_path):
                           "--format", "json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert '"source"' in out.stdout and '"text"' in out.stdout
+
+
+def test_copiste_recipe_prepares_iam(copiste_root, tmp_path):
+    """The same recipe on IAM's line layout, through its first stages."""
+    recipe = tmp_path / "recipes" / "copiste"
+    shutil.copytree(REPO / "recipes" / "copiste", recipe, ignore=shutil.ignore_patterns("data", "exp"))
+    (tmp_path / "tools").symlink_to(REPO / "tools")
+    iam = make_mini_iam(copiste_root, tmp_path / "iam")
+    env_bin = str(Path(sys.executable).parent)
+    result = subprocess.run(
+        ["bash", "run.sh", "--corpus", "iam", "--iam-root", str(iam), "--stop-stage", "1",
+         "--iam-splits", f"train={iam}/train.lst dev={iam}/train.lst test={iam}/test.lst"],
+        cwd=recipe, capture_output=True, text=True, env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "train: 2 utterances dev: 2 utterances test: 1 utterances" in result.stdout
+    assert len((recipe / "data" / "test" / "feats.scp").read_text().splitlines()) == 1

@@ -7,6 +7,7 @@
 # commands as recipes/an4; run a range with --stage N --stop-stage M.
 #
 #   bash run.sh --copiste-root /path/to/copiste-lines   # or set COPISTE_ROOT
+#   bash run.sh --corpus iam --iam-root /path/to/iam --iam-splits "train=tr.lst dev=va.lst test=te.lst"
 #   bash run.sh --nj 8 --cmd "slurm --partition=cpu"   # parallel jobs (default launcher: cmd.sh)
 # A re-run skips the steps that finished (tools/step.sh); --force true redoes them.
 set -euo pipefail
@@ -17,7 +18,10 @@ source ../../tools/env.sh
 
 stage=0
 stop_stage=100
+corpus=copiste             # or iam: IAM's line layout, with the split lists of your task
 copiste_root=${COPISTE_ROOT:-}   # the corpus folder (lines.tsv, lines/); no download exists
+iam_root=${IAM_ROOT:-}     # IAM: the folder with ascii/lines.txt and lines/
+iam_splits=                # IAM: "train=LIST dev=LIST test=LIST", files of line or form ids
 features_config=conf/image.yaml
 config=conf/train.yaml
 average=5                  # epochs averaged, chosen by dev CER
@@ -31,14 +35,23 @@ lm_weights=0.1,0.2,0.35,0.5,0.75,1  # grids searched on dev, never on test
 sil_scores=-2,-1,0,1,2
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
-if [ -z "$copiste_root" ]; then echo "$0: give --copiste-root (or COPISTE_ROOT)" >&2; exit 1; fi
-if [[ "$copiste_root" != /* ]]; then copiste_root=$caller_dir/$copiste_root; fi
+case $corpus in
+  copiste) root=$copiste_root; prepare_opts=() ;;
+  iam) root=$iam_root; prepare_opts=()
+       for split in $iam_splits; do  # list files are relative to where run.sh was called from
+         [[ "${split#*=}" = /* ]] || split=${split%%=*}=$caller_dir/${split#*=}
+         prepare_opts+=(--split "$split")
+       done ;;
+  *) echo "$0: --corpus must be copiste or iam, got '$corpus'" >&2; exit 1 ;;
+esac
+if [ -z "$root" ]; then echo "$0: give --${corpus}-root (or ${corpus^^}_ROOT)" >&2; exit 1; fi
+if [[ "$root" != /* ]]; then root=$caller_dir/$root; fi
 
 log() { echo "$(date '+%F %T') $*"; }
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: data preparation"
-  step "$data/.done.prepare" asr prepare copiste --root "$copiste_root" --out "$data"
+  step "$data/.done.prepare" asr prepare "$corpus" --root "$root" "${prepare_opts[@]}" --out "$data"
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
