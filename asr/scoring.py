@@ -15,6 +15,8 @@ Exactness: counts come from Kaldi's own edit-distance code (the
 alignments have the minimum cost: there Kaldi prefers an insertion or a
 deletion to a substitution of equal cost.  Per-token alignments for reports
 come from Kaldi's ``LevenshteinAlignment`` (what ``align-text`` uses).
+Shortcuts that skip or shrink Kaldi's dynamic program are used only where
+they provably give Kaldi's result (see :class:`_Coder`).
 
 Token units: ``word`` splits on white space, so phones, BPE pieces or any
 space-separated units get a token error rate as well; ``char`` scores every
@@ -27,13 +29,15 @@ import math
 import re
 import struct
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
+from itertools import chain
 from operator import attrgetter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-import kaldialign
+import _kaldialign  # kaldialign's compiled Kaldi code; why not its Python functions: see _Coder
+from rapidfuzz.distance import Levenshtein, Prefix
 
 from asr.text import normalize_text
 
@@ -44,8 +48,8 @@ METRIC_UNITS = {"wer": "word", "cer": "char"}
 
 # (op, ref token, hyp token) with op C(orrect), S(ubstitution), D(eletion), I(nsertion).
 Op = tuple[str, str | None, str | None]
-# Kaldi's epsilon in alignments: a token no normalized text holds.
-_EPS = "\x00"
+# Kaldi's epsilon in alignments: no token's code (codes count from 0).
+_EPS = -1
 
 _TRN_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
 _SPACE_SHOWN_AS = "<space>"  # a bare space would be invisible in char alignments
@@ -139,65 +143,186 @@ def _finite_or_none(value: float) -> float | None:
 # Alignment
 
 
-def _tokens(seq: Sequence[str]) -> list[str]:
-    return list(seq) if isinstance(seq, str) else seq  # type: ignore[return-value]
-
-
-def edit_ops(ref: Sequence[str], hyp: Sequence[str]) -> list[Op]:
+def edit_ops(ref: Sequence[str], hyp: Sequence[str]) -> tuple[Op, ...]:
     """Minimum-edit alignment of two token sequences, as Kaldi's ``align-text`` gives it.
 
     >>> edit_ops("a b c".split(), "a x c d".split())
-    [('C', 'a', 'a'), ('S', 'b', 'x'), ('C', 'c', 'c'), ('I', None, 'd')]
+    (('C', 'a', 'a'), ('S', 'b', 'x'), ('C', 'c', 'c'), ('I', None, 'd'))
     """
-    if ref == hyp:
-        return [("C", t, t) for t in ref]
-    ops: list[Op] = []
-    for r, h in kaldialign.align(_tokens(ref), _tokens(hyp), _EPS):
-        if r == _EPS:
-            ops.append(("I", None, h))
-        elif h == _EPS:
-            ops.append(("D", r, None))
+    return _Coder().score_pair(ref, hyp, align=True)[1]  # type: ignore[return-value]
+
+
+class _Codes(dict):
+    """Token -> int code, an unseen token getting the next code; ``tokens[code]`` decodes.
+
+    A dict subclass so that ``map(codes.__getitem__, sentence)`` codes a
+    sentence in C: only the first occurrence of a token reaches Python.
+    """
+
+    __slots__ = ("tokens",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: list[str] = []
+
+    def __missing__(self, token: str) -> int:
+        code = self[token] = len(self.tokens)
+        self.tokens.append(token)
+        return code
+
+
+class _Memo(dict):
+    """A dict that makes a missing value with ``make(key)`` and keeps it.
+
+    ``map(memo.__getitem__, keys)`` then runs in C for every key seen before,
+    and equal values are one object: fewer allocations, less for the garbage
+    collector to visit.
+    """
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.make(key)
+        return value
+
+
+def _utt_counts(key: tuple[int, int, int, int]) -> ErrorCounts:
+    """One utterance's counts from ``(reference length, sub, del, ins)``; a coder shares equal ones."""
+    n, sub, dele, ins = key
+    return ErrorCounts(1, n, n - sub - dele, sub, dele, ins, int(sub + dele + ins > 0))
+
+
+def _single_edit(a: Sequence, b: Sequence) -> str | None:
+    """``S``, ``D`` or ``I`` when that one edit of the first token turns ``a`` into ``b``.
+
+    For remainders after the common prefix (first tokens differ): an edit
+    anywhere else would have to match their first tokens.
+    """
+    if len(a) == len(b):
+        return "S" if a[1:] == b[1:] else None
+    if len(a) == len(b) + 1:
+        return "D" if a[1:] == b else None
+    if len(b) == len(a) + 1:
+        return "I" if a == b[1:] else None
+    return None
+
+
+class _Coder:
+    """Kaldi's counts and alignments for the pairs of one corpus, tokens coded as ints once.
+
+    Kaldi's dynamic programs (``_kaldialign``, the compiled half of
+    kaldialign) compare ints.  kaldialign's Python functions re-code every
+    pair (a sorted set, two dicts), which on sentences costs several times
+    the dynamic program itself, so a coder keeps one code per distinct token.
+
+    Shortcuts, each giving Kaldi's result, not only a result of the same cost:
+
+    - A common prefix is cut before the dynamic programs.  Beyond it the
+      costs are those of the remainders, and on its border (one remainder
+      empty) the only least-cost path is all insertions or all deletions, so
+      every choice Kaldi makes after the prefix, ties included, is the one it
+      makes on the remainders; its trace-back then matches the prefix.
+    - Where one edit at the start of the remainders explains the pair, that
+      is the only least-cost alignment (:func:`_single_edit`): no program.
+    - Counts skip the program where the split is forced.  The least cost
+      ``d`` (rapidfuzz, bit-parallel) fixes ``sub + del + ins`` and the lengths
+      fix ``ins - del``, so ``d - |len(ref) - len(hyp)| = sub + 2 min(ins, del)``;
+      at 0 or 1 that leaves a single split.  rapidfuzz compares characters
+      exactly but list items by hash, which two words may share; small ints
+      hash to themselves, so it gets words as codes.
+    - A common suffix is not cut: Kaldi breaks ties towards insertions, which
+      can move errors into it.
+    """
+
+    def __init__(self) -> None:
+        self._codes = _Codes()
+        self._correct = _Memo(lambda token: ("C", token, token))
+        self._ops = _Memo(self._op)  # (ref code, hyp code) -> Op
+        self._counts = _Memo(_utt_counts)
+
+    def _op(self, pair: tuple[int, int]) -> Op:
+        """The :data:`Op` of a pair of Kaldi's alignment."""
+        ref, hyp = pair
+        tokens = self._codes.tokens
+        if ref == _EPS:
+            return ("I", None, tokens[hyp])
+        if hyp == _EPS:
+            return ("D", tokens[ref], None)
+        return self._correct[tokens[ref]] if ref == hyp else ("S", tokens[ref], tokens[hyp])
+
+    def score_pair(
+        self, ref: Sequence[str], hyp: Sequence[str], align: bool
+    ) -> tuple[ErrorCounts, tuple[Op, ...] | None]:
+        """Kaldi compute-wer's counts for one utterance, and with ``align`` Kaldi align-text's alignment."""
+        correct = self._correct.__getitem__
+        n = len(ref)
+        if ref == hyp:  # most sentences of a usable system: nothing to align
+            return self._counts[n, 0, 0, 0], tuple(map(correct, ref)) if align else None
+        code = self._codes.__getitem__
+        chars = isinstance(ref, str)  # rapidfuzz compares characters exactly, words only as codes
+        a, b = (ref, hyp) if chars else (list(map(code, ref)), list(map(code, hyp)))
+        m, start = len(b), Prefix.similarity(a, b)
+        a, b = a[start:], b[start:]
+        edit = _single_edit(a, b)
+        surplus = (1 if edit else Levenshtein.distance(a, b)) - abs(n - m)  # sub + 2 min(ins, del)
+        if chars and (surplus > 1 or (align and not edit)):  # Kaldi's programs to run, on ints
+            a, b = list(map(code, a)), list(map(code, b))
+        if surplus <= 1:
+            counts = self._counts[n, surplus, max(n - m, 0), max(m - n, 0)]
         else:
-            ops.append(("C" if r == h else "S", r, h))
-    return ops
+            found = _kaldialign.edit_distance(a, b, False)
+            counts = self._counts[n, found["sub"], found["del"], found["ins"]]
+        if not align:
+            return counts, None
+        if edit:
+            op = (edit, None if edit == "I" else ref[start], None if edit == "D" else hyp[start])
+            rest: Iterable[Op] = chain((op,), map(correct, ref[start + (edit != "I") :]))
+        else:
+            rest = map(self._ops.__getitem__, _kaldialign.align(a, b, _EPS, False))
+        return counts, tuple(chain(map(correct, ref[:start]), rest))
 
 
-def _counts(ref: Sequence[str], hyp: Sequence[str]) -> ErrorCounts:
-    """Kaldi compute-wer's counts for one utterance."""
-    if ref == hyp:  # most sentences of a usable system: nothing to align
-        return ErrorCounts(1, len(ref), len(ref), 0, 0, 0, 0)
-    found = kaldialign.edit_distance(_tokens(ref), _tokens(hyp))
-    sub, dele, ins = found["sub"], found["del"], found["ins"]
-    return ErrorCounts(1, len(ref), len(ref) - sub - dele, sub, dele, ins, 1)
+class UttScore(NamedTuple):
+    """One scored utterance: normalized tokens (a ``str`` for characters) and counts.
 
-
-@dataclass(frozen=True, slots=True)
-class UttScore:
-    """One scored utterance: normalized tokens (a ``str`` for characters) and counts."""
+    A named tuple, built several times faster than a frozen dataclass: scoring makes one per utterance.
+    """
 
     utt_id: str
     ref: Sequence[str]
     hyp: Sequence[str]
     counts: ErrorCounts
 
-    @property
-    def ops(self) -> list[Op]:
-        """Per-token alignment, built on demand since most callers only need counts."""
-        return edit_ops(self.ref, self.hyp)
-
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """Scored utterances (in reference order) and the ids that could not be paired."""
+    """Scored utterances (in reference order), their alignments, and the ids that could not be paired."""
 
     unit: str
     utts: tuple[UttScore, ...]
     missing_hyp: tuple[str, ...] = ()  # references without hypothesis
     missing_ref: tuple[str, ...] = ()  # hypotheses without reference, always ignored
+    _alignments: tuple[tuple[Op, ...], ...] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def totals(self) -> ErrorCounts:
         return ErrorCounts.total(utt.counts for utt in self.utts)
+
+    @cached_property
+    def alignments(self) -> tuple[tuple[Op, ...], ...]:
+        """Every utterance's :func:`edit_ops`, in ``utts`` order.
+
+        ``score(..., align=True)`` makes them with the counts, which costs less;
+        otherwise they are made here on first use.
+        """
+        if self._alignments is not None:
+            return self._alignments
+        coder = _Coder()
+        return tuple(coder.score_pair(utt.ref, utt.hyp, align=True)[1] for utt in self.utts)  # type: ignore[misc]
 
     @property
     def metric(self) -> str:
@@ -252,6 +377,7 @@ def score(
     unit: str = "word",
     mode: str = "strict",
     *,
+    align: bool = False,
     lowercase: bool = False,
     remove_punct: bool = False,
     ignore_words: Iterable[str] = (),
@@ -261,17 +387,25 @@ def score(
     Both sides always go through :func:`asr.text.normalize_text` (NFC, white
     space collapsed), so a decomposed ``é`` never counts as an error; the
     keyword options add case folding, punctuation removal and filler words.
+    ``align`` makes every utterance's alignment too (``alignments``), in the
+    same pass, for reports that show them.
     """
     _check_choice("unit", unit, UNITS)
     pairs, missing_hyp, missing_ref = pair_utterances(refs, hyps, mode)
     ignore = tuple(ignore_words)
     tokenize = str.split if unit == "word" else str  # a string is its own character sequence
-    utts = []
+    score_pair = _Coder().score_pair
+    utts, alignments = [], []
     for utt_id, ref_text, hyp_text in pairs:
         ref = tokenize(normalize_text(ref_text, lowercase, remove_punct, ignore))
-        hyp = tokenize(normalize_text(hyp_text, lowercase, remove_punct, ignore))
-        utts.append(UttScore(utt_id, ref, hyp, _counts(ref, hyp)))
-    return ScoreResult(unit, tuple(utts), tuple(missing_hyp), tuple(missing_ref))
+        # The same text normalizes the same: a correct sentence is normalized once.
+        hyp = ref if hyp_text == ref_text else tokenize(normalize_text(hyp_text, lowercase, remove_punct, ignore))
+        counts, ops = score_pair(ref, hyp, align)
+        utts.append(UttScore(utt_id, ref, hyp, counts))
+        alignments.append(ops)
+    return ScoreResult(
+        unit, tuple(utts), tuple(missing_hyp), tuple(missing_ref), tuple(alignments) if align else None
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -540,9 +674,9 @@ def alignment_rows(ops: Sequence[Op]) -> tuple[str, str, str]:
 def pra_text(result: ScoreResult) -> str:
     """Every utterance's alignment in sclite's ``pra`` layout."""
     blocks = []
-    for utt in result.utts:
+    for utt, ops in zip(result.utts, result.alignments):
         c = utt.counts
-        ref_row, hyp_row, eval_row = alignment_rows(utt.ops)
+        ref_row, hyp_row, eval_row = alignment_rows(ops)
         lines = [
             f"id: ({utt.utt_id})",
             f"Scores: (#C #S #D #I) {c.corr} {c.sub} {c.dele} {c.ins}",
@@ -571,8 +705,8 @@ def _ranked(counter: Counter) -> list:
 def confusions(result: ScoreResult) -> Confusions:
     """What the errors are: which token replaced which, which were inserted or dropped."""
     tallies: dict[str, Counter] = {"S": Counter(), "I": Counter(), "D": Counter()}
-    for utt in result.utts:
-        for op, ref, hyp in utt.ops:
+    for ops in result.alignments:
+        for op, ref, hyp in ops:
             if op == "S":
                 tallies["S"][ref, hyp] += 1
             elif op == "I":

@@ -1,11 +1,13 @@
 """Tests of ``asr.scoring`` and ``asr score``.
 
-Counts are checked three ways: small cases worked out by hand (ties included,
+Counts are checked four ways: small cases worked out by hand (ties included,
 where Kaldi prefers an insertion plus a deletion to two substitutions), jiwer
 on thousands of real AN4 / copiste sentences with seeded edits (an
 independent implementation: the minimum edit distance of every utterance and
-the rates must match; the S/D/I split may differ only on ties), and Kaldi's
-printed lines byte for byte.
+the rates must match; the S/D/I split may differ only on ties), Kaldi's own
+programs without the shortcuts ``asr.scoring`` takes (kaldialign's public
+functions, counts and alignments, on those sentences and on short sequences
+full of ties), and Kaldi's printed lines byte for byte.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import random
 import re
 import unicodedata
 from pathlib import Path
 
 import jiwer
+import kaldialign
 import pytest
 
 from asr import scoring
@@ -51,15 +55,15 @@ def counts_of(ref: str, hyp: str, unit: str = "word") -> tuple[int, int, int, in
 
 
 def test_edit_ops_marks_each_position() -> None:
-    assert scoring.edit_ops("a b c".split(), "a x c d".split()) == [
+    assert scoring.edit_ops("a b c".split(), "a x c d".split()) == (
         ("C", "a", "a"),
         ("S", "b", "x"),
         ("C", "c", "c"),
         ("I", None, "d"),
-    ]
-    assert scoring.edit_ops([], ["a", "b"]) == [("I", None, "a"), ("I", None, "b")]
-    assert scoring.edit_ops(["a"], []) == [("D", "a", None)]
-    assert scoring.edit_ops([], []) == []
+    )
+    assert scoring.edit_ops([], ["a", "b"]) == (("I", None, "a"), ("I", None, "b"))
+    assert scoring.edit_ops(["a"], []) == (("D", "a", None),)
+    assert scoring.edit_ops([], []) == ()
 
 
 @pytest.mark.parametrize(
@@ -167,6 +171,55 @@ def test_counts_agree_with_jiwer(corpus_pairs, unit: str, process) -> None:
     assert totals.err == expected.substitutions + expected.deletions + expected.insertions
     assert totals.rate == (expected.wer if unit == "word" else expected.cer)
     assert totals.sent_err == sum(r != h for r, h in zip(expected.references, expected.hypotheses))
+
+
+def kaldi_reference(ref, hyp) -> tuple[tuple[int, int, int], list[scoring.Op]]:
+    """(sub, del, ins) and alignment from kaldialign's public functions: Kaldi's full programs, no shortcut."""
+    found = kaldialign.edit_distance(ref, hyp)
+    ops = [  # "" for epsilon: no token is empty
+        ("I", None, h) if r == "" else ("D", r, None) if h == "" else ("C" if r == h else "S", r, h)
+        for r, h in kaldialign.align(ref, hyp, "")
+    ]
+    return (found["sub"], found["del"], found["ins"]), ops
+
+
+def assert_kaldis(result: scoring.ScoreResult) -> None:
+    for utt, ops in zip(result.utts, result.alignments, strict=True):
+        split, kaldi_ops = kaldi_reference(utt.ref, utt.hyp)
+        assert (utt.counts.sub, utt.counts.dele, utt.counts.ins) == split, utt.utt_id
+        assert list(ops) == kaldi_ops, utt.utt_id
+
+
+@pytest.mark.parametrize("unit", scoring.UNITS)
+def test_counts_and_alignments_are_kaldis(corpus_pairs, unit: str) -> None:
+    # The shortcuts (prefix cut, forced splits, single edits) must give what Kaldi's programs give.
+    refs, hyps = corpus_pairs
+    result = scoring.score(refs, hyps, unit, align=True)
+    assert_kaldis(result)
+    assert scoring.score(refs, hyps, unit).alignments == result.alignments  # made later, the same
+
+
+@pytest.mark.parametrize("unit", scoring.UNITS)
+def test_shortcuts_keep_kaldis_tie_breaks(unit: str) -> None:
+    # Short sequences over two or three symbols: ties everywhere, repeated tokens around every edit.
+    rng = random.Random(0)
+    refs, hyps = {}, {}
+    for i in range(3000):
+        symbols = "ab" if i % 2 else "abc"
+        ref = [rng.choice(symbols) for _ in range(rng.randint(0, 8))]
+        hyp = list(ref)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randint(0, len(hyp))
+            edit = rng.choice("SDI") if at < len(hyp) else "I"
+            if edit == "S":
+                hyp[at] = rng.choice(symbols)
+            elif edit == "D":
+                del hyp[at]
+            else:
+                hyp.insert(at, rng.choice(symbols))
+        joiner = " " if unit == "word" else ""
+        refs[f"u{i}"], hyps[f"u{i}"] = joiner.join(ref), joiner.join(hyp)
+    assert_kaldis(scoring.score(refs, hyps, unit, align=True))
 
 
 @pytest.mark.parametrize(

@@ -107,8 +107,11 @@ def run(args: argparse.Namespace) -> int:
     refs = scoring.read_transcripts(args.ref, args.format)
     hyps = scoring.read_transcripts(args.hyp, args.format)
     speaker_of = _speaker_of(args)
+    align = bool(args.out_dir or args.json)  # the reports show alignments; made with the counts, they cost less
     results = {
-        metric: scoring.score(refs, hyps, scoring.METRIC_UNITS[metric], args.mode, **_normalization(args))
+        metric: scoring.score(
+            refs, hyps, scoring.METRIC_UNITS[metric], args.mode, align=align, **_normalization(args)
+        )
         for metric in dict.fromkeys(args.metric)
     }
     # One rate line per metric; sentence errors and the tally do not depend on the unit.
