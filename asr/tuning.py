@@ -36,35 +36,42 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
     return grid
 
 
+METRIC_UNITS = {"wer": "word", "cer": "char"}
+
+
 def tune(
-    model_path: str | Path, data_dir: str | Path, base: DecodeConfig, grid: dict[str, list[float]], out_dir: str | Path
+    model_path: str | Path, data_dir: str | Path, base: DecodeConfig, grid: dict[str, list[float]], out_dir: str | Path,
+    metric: str = "wer",
 ) -> tuple[DecodeConfig, float]:
     """Decode ``data_dir`` at every grid point; write ``tune.tsv`` and the best ``decode.yaml``.
 
-    Returns the best config and its WER.  Ties keep the earlier grid point,
-    so the result does not depend on floating-point noise.
+    Returns the best config and its error rate by ``metric`` (``wer``, or
+    ``cer`` where characters are what counts, as in handwriting).  Ties keep
+    the earlier grid point, so the result does not depend on floating-point noise.
     """
+    if metric not in METRIC_UNITS:
+        raise ValueError(f"metric must be one of {', '.join(METRIC_UNITS)}, got {metric!r}")
     recognizer = load_recognizer(model_path)
     refs = validate_data_dir(data_dir).text
     keys, feats = read_features(data_dir, recognizer)
     log_probs = recognizer.log_probs(feats)
-    rows, best, best_wer = [], base, float("inf")
+    rows, best, best_rate = [], base, float("inf")
     for values in itertools.product(*grid.values()):
         point = dict(zip(grid, values))
         config = dataclasses.replace(base, beam=dataclasses.replace(base.beam, **point))
         decode = make_decoder(recognizer.tokenizer, config)
         hyps = {k: (r[0].text if (r := decode(lp)) else "") for k, lp in zip(keys, log_probs)}
-        wer = score(refs, hyps, unit="word").totals.rate
-        rows.append((point, wer))
-        log.info("%s: WER %.2f%%", " ".join(f"{k}={v:g}" for k, v in point.items()), 100 * wer)
-        if wer < best_wer:
-            best, best_wer = config, wer
+        rate = score(refs, hyps, unit=METRIC_UNITS[metric]).totals.rate
+        rows.append((point, rate))
+        log.info("%s: %s %.2f%%", " ".join(f"{k}={v:g}" for k, v in point.items()), metric.upper(), 100 * rate)
+        if rate < best_rate:
+            best, best_rate = config, rate
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    header = "\t".join([*grid, "wer"])
-    lines = ["\t".join([*(f"{v:g}" for v in point.values()), f"{100 * wer:.2f}"]) for point, wer in rows]
+    header = "\t".join([*grid, metric])
+    lines = ["\t".join([*(f"{v:g}" for v in point.values()), f"{100 * rate:.2f}"]) for point, rate in rows]
     (out / "tune.tsv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
     # Absolute paths: the file is read from other working dirs (asr export, transcription).
     resolved = {k: str(Path(v).resolve()) for k in ("lexicon", "lm") if (v := getattr(best, k))}
     save_config(dataclasses.replace(best, **resolved), out / "decode.yaml")
-    return best, best_wer
+    return best, best_rate

@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output dir: tune.tsv, decode.yaml")
     parser.add_argument("--grid", nargs="+", required=True, metavar="NAME=V1,V2",
                         help="beam option values to try, e.g. lm_weight=0.5,1,2 word_score=-1,0,1")
+    parser.add_argument("--metric", choices=["wer", "cer"], default="wer", help="error rate to minimize")
     add_decode_arguments(parser)
 
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if config.mode != "beam":
         raise ValueError("tuning needs beam search: give --lm (and --lexicon for a word LM) or --mode beam")
-    best, wer = tune(args.model, args.data, config, parse_grid(args.grid), args.out)
-    print(f"{args.out}/decode.yaml: best dev WER {100 * wer:.2f}% with lm_weight={best.beam.lm_weight:g} "
+    best, rate = tune(args.model, args.data, config, parse_grid(args.grid), args.out, args.metric)
+    print(f"{args.out}/decode.yaml: best dev {args.metric.upper()} {100 * rate:.2f}% with lm_weight={best.beam.lm_weight:g} "
           f"word_score={best.beam.word_score:g} sil_score={best.beam.sil_score:g}")
     return 0

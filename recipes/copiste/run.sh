@@ -31,8 +31,8 @@ nj=1                       # parallel jobs for features and decoding
 force=false                # true: re-run the steps already done
 epochs=                    # override the config's epoch count (smoke tests)
 char_lm_order=8
-lm_weights=0.1,0.2,0.35,0.5,0.75,1  # grids searched on dev, never on test
-sil_scores=-2,-1,0,1,2
+lm_weights=0.2,0.35,0.5,0.75  # grids searched on dev (by CER), never on test
+sil_scores=-1,0,1
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
 case $corpus in
@@ -106,7 +106,7 @@ fi
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   log "stage 7: tuning LM weight and word-boundary score on dev"
   step "$exp/tune_char_lm/.done.tune" asr tune --model "$exp/model.pt" --data "$data/dev" --out "$exp/tune_char_lm" \
-    --lm "$lm/char.arpa" --grid "lm_weight=$lm_weights" "sil_score=$sil_scores"
+    --lm "$lm/char.arpa" --grid "lm_weight=$lm_weights" "sil_score=$sil_scores" --metric cer
 fi
 
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
