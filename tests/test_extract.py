@@ -28,3 +28,30 @@ def test_features_of_real_audio_with_a_corrupt_file_skipped(an4_wavs, tmp_path, 
     assert (tmp_path / "dst" / "fbank.yaml").exists()
     np.testing.assert_array_equal(kaldiio.load_mat(data.feats["u0"]),
                                   kaldiio.load_mat(validate_data_dir(tmp_path / "dst").feats["u0"]))
+
+
+def test_line_images_with_bad_ones_skipped_and_counted(copiste_root, tmp_path, caplog):
+    """Unreadable and blank images are skipped at extraction; a line too narrow for its label at training."""
+    from PIL import Image
+
+    from asr.batching import load_utterances
+    from asr.images import ImageConfig
+    from asr.text import Tokenizer
+
+    lines = sorted((copiste_root / "lines").glob("wikitexte_0014_2_00*.png"))[:2]
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    Image.new("L", (400, 64), 255).save(tmp_path / "blank.png")
+    Image.open(lines[1]).crop((0, 0, 40, 64)).save(tmp_path / "narrow.png")
+    source = {"w-a": str(lines[0]), "w-b": str(tmp_path / "broken.png"), "w-c": str(tmp_path / "blank.png"),
+              "w-d": str(tmp_path / "narrow.png")}
+    text = {"w-a": "Le texte", "w-b": "x", "w-c": "y", "w-d": "une ligne bien trop longue pour 20 pixels"}
+    write_data_dir(tmp_path / "src", source, text, dict.fromkeys(source, "w"), source_file="images.scp")
+    assert extract_features(tmp_path / "src", tmp_path / "dst", ImageConfig()) == 2
+    assert "w-b" in caplog.text and "broken.png: unreadable image" in caplog.text
+    assert "w-c" in caplog.text and "blank image" in caplog.text
+    data = validate_data_dir(tmp_path / "dst", need_feats=True)
+    assert data.utts == ["w-a", "w-d"] and (tmp_path / "dst" / "images.scp").exists()
+    assert kaldiio.load_mat(data.feats["w-a"]).shape[1] == 32
+    utts, skipped = load_utterances(data, Tokenizer.from_texts(text.values()), subsampling=6, for_training=True)
+    assert [u.key for u in utts] == ["w-a"] and skipped["too short for its label"] == 1
+    assert "w-d" in caplog.text and "needed by CTC" in caplog.text
