@@ -209,7 +209,8 @@ def _run_lmplz(sentences: Iterable[Sequence[str]], order: int, arpa_path: Path) 
             lmplz_command(order, arpa_path, temp_dir), input=text, text=True, capture_output=True
         )
     if result.returncode:
-        raise RuntimeError(f"lmplz failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ValueError(f"{arpa_path}: lmplz failed with exit status {result.returncode}: {last}")
 
 
 def build_lm(

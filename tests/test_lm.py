@@ -196,3 +196,13 @@ def test_lmplz_is_used_when_on_path(tmp_path, monkeypatch):
     assert model.vocabulary == (EOS, BOS, UNK, "a")
     assert (fake.parent / "stdin").read_text() == "l a | f ê t e\na\n"
     assert (fake.parent / "args").read_text().split()[:4] == ["-o", "6", "--discount_fallback", "-S"]
+
+
+def test_a_failing_lmplz_is_one_line(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "lmplz"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "=== 1/5 Counting ===" >&2\necho "Out of memory" >&2\nexit 3\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ValueError, match=r"out.arpa: lmplz failed with exit status 3: Out of memory$"):
+        build_lm(["a b"], tmp_path / "out.arpa")

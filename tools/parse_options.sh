@@ -5,7 +5,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h)
       echo "Options (current values):" >&2
-      grep -E '^[a-z_][a-z0-9_]*=' "$0" | sed -E 's/^([a-z0-9_]+)=(.*)/  --\1 \2/; s/_/-/g' >&2
+      # Recipes cd to their own folder first, so a relative $0 may only resolve as its base name.
+      _script=$0; [ -f "$_script" ] || _script=$(basename "$0")
+      grep -E '^[a-z_][a-z0-9_]*=' "$_script" | while IFS= read -r _line; do
+        _name=${_line%%=*}; echo "  --${_name//_/-} ${_line#*=}"
+      done >&2
       exit 0 ;;
     --*=*) _opt_name=${1%%=*}; _opt_value=${1#*=}; shift ;;
     --*) [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 1; }
