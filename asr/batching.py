@@ -128,10 +128,11 @@ class Batch:
 
 
 class FeatureReader:
-    """Reads features of utterances, normalized with global CMVN, into padded batches.
+    """Reads features of utterances, normalized (global CMVN for fbank), into padded batches.
 
-    Training sets are small enough here to cache in memory after the first
-    epoch, which saves re-reading ark files every epoch.
+    With ``cache`` they stay in memory after the first epoch, which saves
+    re-reading ark files every epoch when the training set fits in RAM
+    (``cache_features`` in the training config).
     """
 
     def __init__(self, mean: torch.Tensor, inv_std: torch.Tensor, cache: bool = False) -> None:

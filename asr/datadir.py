@@ -109,9 +109,12 @@ def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: data dir does not exist")
-    source_name = next((name for name in SOURCE_FILES if (path / name).exists()), None)
-    if source_name is None:
+    found = [name for name in SOURCE_FILES if (path / name).exists()]
+    if not found:
         raise FileNotFoundError(f"{path}: no {' or '.join(SOURCE_FILES)}")
+    if len(found) > 1:
+        raise ValueError(f"{path}: both {' and '.join(found)}: a data dir holds audio or images, not both")
+    source_name = found[0]
     tables = {source_name: read_table(path / source_name)}
     optional = {"text": True, "utt2spk": False, "feats.scp": False, "utt2num_frames": False}
     for name, allow_empty in optional.items():

@@ -101,6 +101,8 @@ def decode_data_dir(
     confidences by forced alignment of the best hypothesis (``ctm``).
     """
     recognizer = load_recognizer(model_path)
+    if ctm:
+        recognizer.require_time_axis(str(model_path))
     keys, feats = read_features(data_dir, recognizer)
     started = time.time()
     log_probs = recognizer.log_probs(feats)

@@ -70,8 +70,8 @@ def finish(world: World) -> None:
 def on_main(world: World, fn: Callable[[], T]) -> T:
     """Run ``fn`` on rank 0 only and hand its result to every rank.
 
-    An input error there (ValueError, FileNotFoundError) is raised on every
-    rank, so no rank is left waiting in a collective for a rank that failed.
+    An error there is raised on every rank, so no rank is left waiting in a
+    collective for a rank that failed.
     """
     if world.size == 1:
         return fn()
@@ -79,7 +79,7 @@ def on_main(world: World, fn: Callable[[], T]) -> T:
     if world.is_main:
         try:
             payload = [(True, fn())]
-        except (ValueError, FileNotFoundError) as error:
+        except Exception as error:  # noqa: BLE001 - re-raised on every rank below
             payload = [(False, error)]
     dist.broadcast_object_list(payload, src=0)
     ok, value = payload[0]  # type: ignore[misc]

@@ -45,6 +45,9 @@ def read_image(path: str | Path) -> np.ndarray:
     """Grey levels (H, W) in [0, 1], 1 being white, of any image Pillow reads."""
     try:
         with Image.open(path) as image:
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                # Ink on a transparent background: put it on white paper first.
+                image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
             grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError, ValueError) as error:
         raise ImageError(f"{path}: unreadable image ({error})") from None
@@ -65,8 +68,8 @@ def _shear(ink: np.ndarray, slope: float) -> np.ndarray:
     return np.asarray(sheared, dtype=np.float32)
 
 
-def deslant(ink: np.ndarray, max_slope: float = 1.0, steps: int = 25) -> np.ndarray:
-    """Undo the slant of handwriting: the shear whose vertical strokes are most upright.
+def upright_slope(ink: np.ndarray, max_slope: float = 1.0, steps: int = 25) -> float:
+    """The shear that makes the vertical strokes of handwriting most upright.
 
     Upright strokes pile their ink into few columns, so the sum of squared
     column sums is largest at the right shear (the projection criterion of
@@ -74,7 +77,12 @@ def deslant(ink: np.ndarray, max_slope: float = 1.0, steps: int = 25) -> np.ndar
     """
     slopes = np.linspace(-max_slope, max_slope, steps)
     scores = [float((_shear(ink, s).sum(axis=0) ** 2).sum()) for s in slopes]
-    return _shear(ink, float(slopes[int(np.argmax(scores))]))
+    return float(slopes[int(np.argmax(scores))])
+
+
+def deslant(ink: np.ndarray) -> np.ndarray:
+    """Undo the slant of handwriting (see :func:`upright_slope`)."""
+    return _shear(ink, upright_slope(ink))
 
 
 def image_features(grey: np.ndarray, config: ImageConfig) -> torch.Tensor:
@@ -112,7 +120,8 @@ class ImageAugmentConfig:
     noise: float = 0.03  # std of Gaussian pixel noise
 
     def __post_init__(self) -> None:
-        if not 0 <= self.probability <= 1 or not 0 <= self.morphology <= 1 or self.elastic_spacing < 1:
+        if (not 0 <= self.probability <= 1 or not 0 <= self.morphology <= 1 or self.elastic_spacing < 1
+                or not 0 <= self.scale < 1 or min(self.shear, self.translate, self.elastic, self.noise) < 0):
             raise ValueError(f"invalid image augmentation config: {self}")
 
 

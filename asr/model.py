@@ -49,6 +49,8 @@ class ModelConfig:
             raise ValueError("projection needs rnn 'lstm' and must be smaller than hidden")
         if min(self.stack, self.hidden, self.layers) < 1 or not 0 <= self.dropout < 1:
             raise ValueError(f"invalid model config: {self}")
+        if self.conv_channels and self.stack != 1:
+            raise ValueError("a conv front end subsamples by its width pooling: set stack to 1")
 
     @property
     def subsampling(self) -> int:
@@ -85,8 +87,9 @@ class BiRNNLayer(nn.Module):
 class ConvFrontEnd(nn.Module):
     """Conv 3x3 -> batch norm -> leaky ReLU -> max pool blocks over (B, T, D) input seen as a D x T image.
 
-    Positions past each sequence's length are zeroed after every block, so a
-    line's output does not depend on the padding of the batch it is in.
+    Positions past each sequence's length are zeroed after every block, so in
+    eval mode a line's output does not depend on the padding of the batch it
+    is in (in training, batch norm's statistics do include the padding).
     """
 
     def __init__(self, input_dim: int, channels: tuple[int, ...], pools: tuple[tuple[int, int], ...]) -> None:

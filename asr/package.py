@@ -98,19 +98,31 @@ class Recognizer:
     mean: torch.Tensor
     inv_std: torch.Tensor
 
+    def require_time_axis(self, where: str) -> None:
+        """Fail early, naming ``where`` (the model file), when asked for times from an image model."""
+        if isinstance(self.spec.features, ImageConfig):
+            raise ValueError(f"{where}: a handwriting (image) model has no time axis: "
+                             "timings (CTM, SRT, alignments) are for speech models")
+
     @property
     def frame_shift(self) -> float:
         """Seconds per output frame."""
-        if isinstance(self.spec.features, ImageConfig):
-            raise ValueError("an image model has no time axis: timings are for speech models")
+        self.require_time_axis("model")
         return self.spec.features.frame_shift_ms / 1000 * self.spec.model.subsampling
 
     @torch.no_grad()
     def log_probs(self, feats: Sequence[torch.Tensor], max_frames: int = 20000) -> list[torch.Tensor]:
-        """CTC log-probs (T', V) of each raw feature matrix, in batches of similar length."""
-        normalized = [(f - self.mean) * self.inv_std for f in feats]
+        """CTC log-probs (T', V) of each raw feature matrix, in batches of similar length.
+
+        An input shorter than the model's subsampling (a sliver of an image)
+        is padded with zeros (after normalization: the mean, or paper) to one
+        output frame instead of failing the whole batch.
+        """
+        least = self.spec.model.subsampling
+        normalized = [torch.nn.functional.pad((f - self.mean) * self.inv_std, (0, 0, 0, max(0, least - len(f))))
+                      for f in feats]
         results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
-        for indices in bucket_batches([f.shape[0] for f in feats], max_frames, 64, shuffle=False):
+        for indices in bucket_batches([f.shape[0] for f in normalized], max_frames, 64, shuffle=False):
             batch = [normalized[i] for i in indices]
             lengths = torch.tensor([f.shape[0] for f in batch])
             out, out_lengths = self.model(torch.nn.utils.rnn.pad_sequence(batch, batch_first=True), lengths)

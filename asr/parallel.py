@@ -20,8 +20,14 @@ from typing import Callable
 from asr.launch import parse_launcher, run_jobs
 
 
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{value}'")
+    return int(value)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--nj", type=int, default=1,
+    parser.add_argument("--nj", type=positive_int, default=1,
                         help="parallel jobs: the data dir is split into NJ parts (DATA/splitNJ/1..NJ, by speaker "
                              "when it has NJ speakers), one job each, then merged; 1: one process, here")
     parser.add_argument("--cmd", default="local",

@@ -1,8 +1,9 @@
 """CTC training: bucketed batches, AdamW with warmup and cosine decay,
 validation CER every epoch, atomic checkpoints, exact resume, averaging.
 
-Every epoch reseeds the global RNG from ``seed + epoch`` and draws its batch
-order from the same number, so an interrupted run resumed from its last
+Every epoch reseeds the global RNG and draws its batch order from numbers
+that depend only on the config's seed, the epoch and the process rank, so an
+interrupted run resumed from its last
 checkpoint ends with the same weights as one that was never stopped.
 Under ``torchrun`` each process trains on its share of every step's batches
 and DistributedDataParallel averages the gradients (see asr.distributed).
@@ -59,6 +60,7 @@ class TrainConfig:
     max_batch: int = 64  # utterances per batch
     seed: int = 1
     keep_best: int = 5  # epochs kept (by dev CER) for checkpoint averaging
+    cache_features: bool = True  # keep features in memory after the first epoch; off when they exceed RAM
     threads: int = 0  # torch threads per process, 0: torch's default
     device: str = "auto"  # auto (CUDA when there is a GPU, else CPU), cpu or cuda
     amp: str = "none"  # mixed precision on CUDA: none, bf16 or fp16; CPUs train in float32
@@ -263,7 +265,7 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
         log.warning("amp %s applies on CUDA only: training in float32 on %s", config.amp, device)
     # Loss scaling for bf16 too: autocast runs cuDNN's LSTM in float16 whatever its dtype.
     scaler = torch.amp.GradScaler(device.type, enabled=amp is not None)
-    reader = FeatureReader(mean, inv_std, cache=True)
+    reader = FeatureReader(mean, inv_std, cache=config.cache_features)
     lengths_all = [u.num_frames for u in train_utts]
     steps_per_epoch = len(shard_batches(bucket_batches(lengths_all, config.max_frames, config.max_batch, True),
                                         world.rank, world.size))
@@ -362,7 +364,10 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[in
     choosing them by dev, never test, keeps the test set honest.
     """
     exp = Path(exp_dir)
-    state = read_checkpoint(exp / "last.pt")
+    found = _latest_checkpoint(exp)
+    if found is None:
+        raise FileNotFoundError(f"{exp}: no last.pt (has training run?)")
+    checkpoint, state = found
     epochs = [e for e in best_epochs(state["history"], n) if (exp / f"epoch-{e}.pt").exists()]
     if not epochs:
         raise FileNotFoundError(f"{exp}: no epoch-N.pt weights to average")
@@ -371,7 +376,7 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[in
         weights = read_checkpoint(exp / f"epoch-{e}.pt")
         for name, tensor in weights.items():
             averaged[name] = averaged.get(name, 0) + tensor.double() / len(epochs)
-    spec = RecognizerSpec.from_dict(state["spec"], str(exp / "last.pt"))
+    spec = RecognizerSpec.from_dict(state["spec"], str(checkpoint))
     spec.info = {"averaged_epochs": epochs, "history": state["history"], "config": state["config"]}
     save_model(out, spec, {name: t.float() for name, t in averaged.items()})
     return epochs

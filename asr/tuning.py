@@ -16,7 +16,7 @@ from asr.config import save_config
 from asr.datadir import validate_data_dir
 from asr.decoding import DecodeConfig, make_decoder, read_features
 from asr.package import load_recognizer
-from asr.scoring import score
+from asr.scoring import METRIC_UNITS, score
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,6 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
         except ValueError:
             raise ValueError(f"grid entry {spec!r}: values must be numbers") from None
     return grid
-
-
-METRIC_UNITS = {"wer": "word", "cer": "char"}
 
 
 def tune(

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from asr.images import ImageAugmentConfig, ImageConfig, ImageError, augment_images, deslant, image_features, read_image
+from asr.images import ImageAugmentConfig, ImageConfig, ImageError, augment_images, image_features, read_image
 
 LINE = "lines/imp_wikitexte_0022_001.png"  # "La Fédération du Laos de football est une association"
 
@@ -28,15 +28,22 @@ def test_contrast_stretch_is_independent_of_the_grey_levels(copiste_root):
                                atol=0.02, rtol=0)
 
 
-def test_deslant_straightens_a_sheared_line(copiste_root):
-    from asr.images import _shear
+def test_deslant_finds_the_shear_that_was_added(copiste_root):
+    from asr.images import _shear, upright_slope
 
     ink = 1 - read_image(copiste_root / LINE)
-    slanted = _shear(ink, 0.5)
-    upright = deslant(slanted)
-    # Upright strokes concentrate ink in fewer columns: the projection criterion rises.
-    assert (upright.sum(axis=0) ** 2).sum() > (slanted.sum(axis=0) ** 2).sum()
-    assert image_features(1 - slanted, ImageConfig(deslant=True)).shape[1] == 32
+    own = upright_slope(ink)  # the writer's own slant
+    assert upright_slope(_shear(ink, 0.5)) == pytest.approx(own - 0.5, abs=0.1)
+    assert upright_slope(_shear(ink, -0.4)) == pytest.approx(own + 0.4, abs=0.1)
+    assert image_features(read_image(copiste_root / LINE), ImageConfig(deslant=True)).shape[1] == 32
+
+
+def test_ink_on_a_transparent_background_is_read_on_white(tmp_path):
+    image = Image.new("LA", (200, 40), (0, 0))  # black, fully transparent
+    image.paste((0, 255), (20, 10, 180, 30))  # opaque black ink
+    image.save(tmp_path / "alpha.png")
+    grey = read_image(tmp_path / "alpha.png")
+    assert grey[0, 0] == 1.0 and grey[20, 100] == 0.0
 
 
 def test_bad_images_are_named(tmp_path):
@@ -51,6 +58,8 @@ def test_bad_images_are_named(tmp_path):
         image_features(read_image(tmp_path / "blank.png"), ImageConfig())
     with pytest.raises(ValueError, match="at least 8"):
         ImageConfig(height=4)
+    with pytest.raises(ValueError, match="augmentation"):
+        ImageAugmentConfig(scale=1.0)
 
 
 def test_augmentation_distorts_within_each_line_and_keeps_padding_paper(copiste_root):

@@ -11,7 +11,10 @@
 # and holds this same command line (the step finished before, with the same
 # options).  MARKER is removed before COMMAND starts and written only after it
 # succeeds, so a step that failed or was killed half way is never taken as
-# done.  Once a step runs, every later step of this run of the recipe runs too,
+# done.  YAML files among the arguments count by their contents, so editing
+# conf/train.yaml re-runs training (which then refuses to resume a run made
+# with another config: --force true starts it afresh).  Once a step runs,
+# every later step of this run of the recipe runs too,
 # since its inputs may have changed.  force=true runs every step.
 #
 # Conventions: MARKER is OUTPUT_DIR/.done.NAME, beside what the step writes,
@@ -26,6 +29,10 @@ step() {
   shift
   printf -v line '%q ' "$@"
   line=${line% }
+  local arg
+  for arg in "$@"; do  # a config file's contents are options too: an edited one re-runs the step
+    if [[ "$arg" == *.yaml && -f "$arg" ]]; then line+=" #$(sha1sum <"$arg" | cut -c1-12)"; fi
+  done
   if [ "${force:-false}" != true ] && [ "$_step_ran" = false ] && [ -f "$marker" ] \
      && [ "$(cat "$marker")" = "$line" ]; then
     echo "  done before, skipped (--force true re-runs it): $marker"

@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.package import load_recognizer
 
     recognizer = load_recognizer(args.model)
+    recognizer.require_time_axis(args.model)
     text = validate_data_dir(args.data).text
     keys, feats = read_features(args.data, recognizer)
     timings = word_timings if args.unit == "word" else char_timings

@@ -11,7 +11,7 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="training YAML (TrainConfig fields); default: built-in defaults")
-    parser.add_argument("--train", required=True, help="training data dir with feats.scp, cmvn.ark, fbank.yaml")
+    parser.add_argument("--train", required=True, help="training data dir with feats.scp, cmvn.ark, fbank.yaml or image.yaml")
     parser.add_argument("--dev", required=True, help="dev data dir with feats.scp")
     parser.add_argument("--exp", required=True, help="experiment dir for checkpoints, logs and plots")
     parser.add_argument("--resume", action="store_true",

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from asr.transcribe import DEFAULT_MODEL, Model
 
     model = Model(load_recognizer(args.model or DEFAULT_MODEL), max_segment=args.max_segment)
-    if model.reads_images and args.format in ("ctm", "srt"):
-        raise ValueError(f"{args.model}: a handwriting model gives text without times: use --format txt or json")
+    if args.format in ("ctm", "srt"):
+        model.recognizer.require_time_axis(args.model)
     # Decoding flags go on top of what the model file carries (its LM, tuned weights).
     model.configure(config_from_args(args, base=model.config))
     out_dir = Path(args.output_dir) if args.output_dir else None

@@ -35,6 +35,7 @@ word_scores=-2,-1,0,1,2,3
 sil_scores=-2,-1,0,1
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
+if [ "$force" = true ]; then resume=; else resume=--resume; fi  # --force true retrains from scratch
 # The corpus path is relative to where run.sh was called from; the others to this folder.
 if [ -n "$an4_root" ] && [[ "$an4_root" != /* ]]; then an4_root=$caller_dir/$an4_root; fi
 
@@ -56,7 +57,7 @@ fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "stage 2: training (log: $exp/train.log)"
-  step "$exp/.done.train" asr train --config "$config" --train "$data/train_sp" --dev "$data/dev" --exp "$exp" --resume \
+  step "$exp/.done.train" asr train --config "$config" --train "$data/train_sp" --dev "$data/dev" --exp "$exp" $resume \
     ${epochs:+--epochs "$epochs"}
 fi
 

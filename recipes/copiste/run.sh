@@ -35,6 +35,7 @@ lm_weights=0.2,0.35,0.5,0.75  # grids searched on dev (by CER), never on test
 sil_scores=-1,0,1
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
+if [ "$force" = true ]; then resume=; else resume=--resume; fi  # --force true retrains from scratch
 case $corpus in
   copiste) root=$copiste_root; prepare_opts=() ;;
   iam) root=$iam_root; prepare_opts=()
@@ -64,7 +65,7 @@ fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "stage 2: training (log: $exp/train.log)"
-  step "$exp/.done.train" asr train --config "$config" --train "$data/train" --dev "$data/dev" --exp "$exp" --resume \
+  step "$exp/.done.train" asr train --config "$config" --train "$data/train" --dev "$data/dev" --exp "$exp" $resume \
     ${epochs:+--epochs "$epochs"}
 fi
 

@@ -46,6 +46,7 @@ lm_weights=0.25,0.5,0.75,1,1.5  # grids searched on $dev_set, never on a test se
 word_scores=-1,0,1,2
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
+if [ "$force" = true ]; then resume=; else resume=--resume; fi  # --force true retrains from scratch
 # The corpus and LM text paths are relative to where run.sh was called from; the others to this folder.
 if [ -n "$librispeech_root" ] && [[ "$librispeech_root" != /* ]]; then librispeech_root=$caller_dir/$librispeech_root; fi
 if [ -n "$lm_text" ] && [[ "$lm_text" != /* ]]; then lm_text=$caller_dir/$lm_text; fi
@@ -84,7 +85,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   else
     launcher=(asr)
   fi
-  step "$exp/.done.train" "${launcher[@]}" train --config "$config" --train "$train_feats" --dev "$data/$dev_set" --exp "$exp" --resume \
+  step "$exp/.done.train" "${launcher[@]}" train --config "$config" --train "$train_feats" --dev "$data/$dev_set" --exp "$exp" $resume \
     ${epochs:+--epochs "$epochs"}
 fi
 
