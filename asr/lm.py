@@ -38,6 +38,8 @@ BOS = "<s>"
 EOS = "</s>"
 UNK = "<unk>"
 DEFAULT_ORDER: dict[str, int] = {"word": 3, "char": 6}
+# The KenLM inside flashlight-text (the beam search's LM) is built for at most 6-grams.
+MAX_DECODER_ORDER = 6
 # Discounts KenLM uses with --discount_fallback when count-of-counts make the
 # closed-form estimate impossible, as on tiny corpora.
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
@@ -232,6 +234,9 @@ def build_lm(
     if not sentences:
         raise ValueError("no text to estimate a language model from")
     order = DEFAULT_ORDER[unit] if order is None else order
+    if order > MAX_DECODER_ORDER:
+        raise ValueError(f"{arpa_path}: order {order} is above {MAX_DECODER_ORDER}, the most the decoder's "
+                         "KenLM (flashlight-text) loads")
     arpa_path = Path(arpa_path)
     if use_lmplz is None:
         use_lmplz = shutil.which("lmplz") is not None

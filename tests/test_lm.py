@@ -206,3 +206,8 @@ def test_a_failing_lmplz_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(ValueError, match=r"out.arpa: lmplz failed with exit status 3: Out of memory$"):
         build_lm(["a b"], tmp_path / "out.arpa")
+
+
+def test_orders_the_decoder_cannot_load_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="order 7 is above 6"):
+        build_lm(["a b"], tmp_path / "x.arpa", order=7, unit="char", use_lmplz=False)

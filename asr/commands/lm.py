@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--plain", action="store_true", help="the text files have no ids: one sentence a line")
         p.add_argument("--out", required=True, help="output file")
     train.add_argument("--unit", choices=["word", "char"], default="word")
-    train.add_argument("--order", type=int, help="n-gram order (default 3 for words, 6 for characters)")
+    train.add_argument("--order", type=int, help="n-gram order, at most 6 (the decoder's KenLM) (default 3 for words, 6 for characters)")
     lexicon.add_argument("--model", required=True, help="model file whose tokens spell the words")
 
 
