@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +117,20 @@ def make_mini_iam(copiste_root: Path, root: Path) -> Path:
     (root / "train.lst").write_text("a01-000u\n")  # a whole form
     (root / "test.lst").write_text("b02-100-00\n")  # a single line
     return root
+
+
+def copy_recipe(name: str, tmp_path: Path) -> Path:
+    """recipes/NAME copied under tmp_path without its data and exp, beside a link to tools/ as run.sh expects."""
+    recipe = tmp_path / "recipes" / name
+    shutil.copytree(REPO / "recipes" / name, recipe, ignore=shutil.ignore_patterns("data", "exp"))
+    (tmp_path / "tools").symlink_to(REPO / "tools")
+    return recipe
+
+
+def run_recipe(recipe: Path, *options: str) -> subprocess.CompletedProcess:
+    """``bash run.sh OPTIONS`` with this interpreter's environment only; fails the test if it fails."""
+    env_bin = str(Path(sys.executable).parent)
+    result = subprocess.run(["bash", "run.sh", *options], cwd=recipe, capture_output=True, text=True,
+                            env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result

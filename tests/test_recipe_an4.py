@@ -3,12 +3,10 @@
 import itertools
 import json
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-from conftest import REPO, make_mini_an4
+from conftest import copy_recipe, make_mini_an4, run_recipe
 
 TINY_CONFIG = """\
 model: {hidden: 24, layers: 2, dropout: 0.1}
@@ -21,23 +19,12 @@ threads: 1
 
 
 def test_an4_recipe_end_to_end(an4_root, tmp_path):
-    recipe = tmp_path / "recipes" / "an4"
-    shutil.copytree(REPO / "recipes" / "an4", recipe, ignore=shutil.ignore_patterns("data", "exp"))
-    # run.sh finds the tools and the environment relative to itself.
-    (tmp_path / "tools").symlink_to(REPO / "tools")
+    recipe = copy_recipe("an4", tmp_path)
     (recipe / "conf" / "tiny.yaml").write_text(TINY_CONFIG)
     corpus = make_mini_an4(an4_root, tmp_path / "corpus")
-    env_bin = str(Path(sys.executable).parent)
     options = ["--an4-root", str(corpus), "--config", "conf/tiny.yaml", "--dev-speakers", "2", "--average", "2",
                "--speed-perturb", "0.9 1.0"]
-
-    def run_recipe(*more: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(["bash", "run.sh", *options, *more], cwd=recipe, capture_output=True, text=True,
-                                env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"})
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        return result
-
-    result = run_recipe()
+    result = run_recipe(recipe, *options)
     for stage in range(9):
         assert f"stage {stage}:" in result.stdout
     assert (recipe / "data" / "train_sp" / "feats.scp").read_text().startswith("an")
@@ -61,9 +48,9 @@ def test_an4_recipe_end_to_end(an4_root, tmp_path):
     # A re-run skips the finished steps; --force true redoes them, here with 2 parallel jobs each.
     greedy = (exp / "decode_greedy_test" / "text").read_text()
     model_time = model.stat().st_mtime_ns
-    rerun = run_recipe("--stage", "0", "--stop-stage", "4")
+    rerun = run_recipe(recipe, *options, "--stage", "0", "--stop-stage", "4")
     assert rerun.stdout.count("done before, skipped") == 8 and model.stat().st_mtime_ns == model_time
-    forced = run_recipe("--stage", "4", "--stop-stage", "4", "--force", "true", "--nj", "2")
+    forced = run_recipe(recipe, *options, "--stage", "4", "--stop-stage", "4", "--force", "true", "--nj", "2")
     assert "skipped" not in forced.stdout and (exp / "decode_greedy_test" / "log" / "decode.2.log").exists()
     assert (exp / "decode_greedy_test" / "text").read_text() == greedy
 

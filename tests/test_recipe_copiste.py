@@ -1,12 +1,11 @@
 """End to end: every stage of recipes/copiste/run.sh on a few real handwritten lines with a tiny model."""
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, make_mini_copiste, make_mini_iam
+from conftest import copy_recipe, make_mini_copiste, make_mini_iam, run_recipe
 
 TINY_CONFIG = """\
 model: {stack: 1, conv_channels: [4, 8], conv_pool: [[2, 1], [2, 3]], hidden: 16, layers: 1}
@@ -21,18 +20,11 @@ threads: 1
 
 
 def test_copiste_recipe_end_to_end(copiste_root, tmp_path):
-    recipe = tmp_path / "recipes" / "copiste"
-    shutil.copytree(REPO / "recipes" / "copiste", recipe, ignore=shutil.ignore_patterns("data", "exp"))
-    (tmp_path / "tools").symlink_to(REPO / "tools")
+    recipe = copy_recipe("copiste", tmp_path)
     (recipe / "conf" / "tiny.yaml").write_text(TINY_CONFIG)
     corpus = make_mini_copiste(copiste_root, tmp_path / "corpus")
-    env_bin = str(Path(sys.executable).parent)
-    result = subprocess.run(
-        ["bash", "run.sh", "--copiste-root", str(corpus), "--config", "conf/tiny.yaml", "--average", "2",
-         "--char-lm-order", "4", "--lm-weights", "0.2,0.5", "--sil-scores", "0"],
-        cwd=recipe, capture_output=True, text=True, env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = run_recipe(recipe, "--copiste-root", str(corpus), "--config", "conf/tiny.yaml", "--average", "2",
+                        "--char-lm-order", "4", "--lm-weights", "0.2,0.5", "--sil-scores", "0")
     for stage in range(10):
         assert f"stage {stage}:" in result.stdout
     exp = recipe / "exp" / "train"
@@ -47,7 +39,8 @@ def test_copiste_recipe_end_to_end(copiste_root, tmp_path):
     assert "## Case-insensitive" in results and "| test, char_lm |" in results
 
     line = next((corpus / "lines").glob("wikitexte_0014_2_000.png"))
-    out = subprocess.run([f"{env_bin}/asr", "transcribe", "--model", str(exp / "model.pt"), str(line),
+    asr = str(Path(sys.executable).parent / "asr")
+    out = subprocess.run([asr, "transcribe", "--model", str(exp / "model.pt"), str(line),
                           "--format", "json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert '"source"' in out.stdout and '"text"' in out.stdout
@@ -55,16 +48,9 @@ def test_copiste_recipe_end_to_end(copiste_root, tmp_path):
 
 def test_copiste_recipe_prepares_iam(copiste_root, tmp_path):
     """The same recipe on IAM's line layout, through its first stages."""
-    recipe = tmp_path / "recipes" / "copiste"
-    shutil.copytree(REPO / "recipes" / "copiste", recipe, ignore=shutil.ignore_patterns("data", "exp"))
-    (tmp_path / "tools").symlink_to(REPO / "tools")
+    recipe = copy_recipe("copiste", tmp_path)
     iam = make_mini_iam(copiste_root, tmp_path / "iam")
-    env_bin = str(Path(sys.executable).parent)
-    result = subprocess.run(
-        ["bash", "run.sh", "--corpus", "iam", "--iam-root", str(iam), "--stop-stage", "1",
-         "--iam-splits", f"train={iam}/train.lst dev={iam}/train.lst test={iam}/test.lst"],
-        cwd=recipe, capture_output=True, text=True, env={"PATH": f"{env_bin}:/usr/bin:/bin", "ASR_NO_SETUP": "1"},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = run_recipe(recipe, "--corpus", "iam", "--iam-root", str(iam), "--stop-stage", "1",
+                        "--iam-splits", f"train={iam}/train.lst dev={iam}/train.lst test={iam}/test.lst")
     assert "train: 2 utterances dev: 2 utterances test: 1 utterances" in result.stdout
     assert len((recipe / "data" / "test" / "feats.scp").read_text().splitlines()) == 1
