@@ -35,10 +35,21 @@ class ModelConfig:
     # conv block, and its max-pooling (height, width); width pooling subsamples.
     conv_channels: tuple[int, ...] = ()
     conv_pool: tuple[tuple[int, int], ...] = ()
+    # Intermediate CTC (Lee & Watanabe 2021): layers (1-based) whose outputs also
+    # go through the CTC output layer, for an auxiliary loss in training.  With
+    # self_condition (Nozaki & Komatsu 2021) their predictions are projected
+    # back and added to the layer's output, so later layers refine them.
+    inter_ctc_layers: tuple[int, ...] = ()
+    self_condition: bool = False
 
     def __post_init__(self) -> None:
         self.conv_channels = tuple(self.conv_channels)
         self.conv_pool = tuple(tuple(pool) for pool in self.conv_pool)  # type: ignore[misc]
+        self.inter_ctc_layers = tuple(sorted(set(self.inter_ctc_layers)))
+        if any(not 1 <= layer < self.layers for layer in self.inter_ctc_layers):
+            raise ValueError(f"inter_ctc_layers must lie in 1..{self.layers - 1} (layers: {self.layers})")
+        if self.self_condition and not self.inter_ctc_layers:
+            raise ValueError("self_condition needs inter_ctc_layers")
         if len(self.conv_pool) != len(self.conv_channels) or any(
             len(pool) != 2 or min(pool) < 1 for pool in self.conv_pool
         ) or any(c < 1 for c in self.conv_channels):
@@ -122,7 +133,11 @@ class ConvFrontEnd(nn.Module):
 
 
 class AcousticModel(nn.Module):
-    """Frame stacking -> optional conv front end -> N bidirectional layers -> linear -> log-softmax."""
+    """Frame stacking -> optional conv front end -> N bidirectional layers -> linear -> log-softmax.
+
+    The intermediate CTC layers share the output layer with the last one (and
+    with self-conditioning one projection back), so they add almost no weights.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -139,12 +154,23 @@ class AcousticModel(nn.Module):
         self.layers = nn.ModuleList(BiRNNLayer(size, config) for size in sizes)
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(out_size, config.num_tokens)
+        self.condition = nn.Linear(config.num_tokens, out_size) if config.self_condition else None
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, D) features -> ((B, T', V) log-probs, (B,) output lengths)."""
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, intermediate: bool = False) -> tuple:
+        """(B, T, D) features -> ((B, T', V) log-probs, (B,) output lengths).
+
+        With ``intermediate``, a third item: the log-probs of the
+        ``inter_ctc_layers``, for their auxiliary CTC losses.
+        """
         x, lengths = stack_frames(feats, lengths, self.config.stack)
         if self.frontend is not None:
             x, lengths = self.frontend(x, lengths)
-        for i, layer in enumerate(self.layers):
-            x = layer(self.dropout(x) if i else x, lengths)
-        return self.output(self.dropout(x)).log_softmax(dim=-1), lengths
+        inter = []
+        for i, layer in enumerate(self.layers, 1):
+            x = layer(self.dropout(x) if i > 1 else x, lengths)
+            if i in self.config.inter_ctc_layers:
+                inter.append(self.output(x).log_softmax(dim=-1))
+                if self.condition is not None:
+                    x = x + self.condition(inter[-1].exp())
+        log_probs = self.output(self.dropout(x)).log_softmax(dim=-1)
+        return (log_probs, lengths, inter) if intermediate else (log_probs, lengths)

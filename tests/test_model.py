@@ -58,3 +58,29 @@ def test_conv_config_is_checked():
     with pytest.raises(ValueError, match="height"):
         AcousticModel(ModelConfig(input_dim=8, num_tokens=4, stack=1, conv_channels=(4, 4, 4, 4),
                                   conv_pool=((2, 1), (2, 1), (2, 1), (2, 1))))
+
+
+def test_intermediate_ctc_outputs_and_self_conditioning_stay_exact():
+    """Self-conditioning changes the last layer's input, yet padding still never leaks."""
+    torch.manual_seed(0)
+    config = ModelConfig(input_dim=8, num_tokens=6, stack=2, hidden=12, layers=3, inter_ctc_layers=(2, 1),
+                         self_condition=True)
+    assert config.inter_ctc_layers == (1, 2)
+    model = AcousticModel(config).eval()
+    feats, lengths = torch.randn(2, 30, 8), torch.tensor([30, 11])
+    log_probs, out_lengths, inter = model(feats, lengths, intermediate=True)
+    assert len(inter) == 2 and all(p.shape == log_probs.shape for p in inter)
+    torch.testing.assert_close(inter[0].exp().sum(-1), torch.ones(2, 15))
+    plain, _ = model(feats, lengths)
+    torch.testing.assert_close(plain, log_probs)
+    alone, _ = model(feats[1:, :11], lengths[1:])
+    torch.testing.assert_close(alone[0], log_probs[1, :5], atol=1e-5, rtol=1e-5)
+    model.condition = None  # without the projection back the last layer sees other inputs
+    assert not torch.allclose(model(feats, lengths)[0], log_probs)
+
+
+def test_intermediate_ctc_config_is_checked():
+    with pytest.raises(ValueError, match="inter_ctc_layers must lie in 1..3"):
+        ModelConfig(layers=4, inter_ctc_layers=(4,))
+    with pytest.raises(ValueError, match="self_condition needs"):
+        ModelConfig(self_condition=True)

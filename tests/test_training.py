@@ -3,7 +3,7 @@ import torch
 
 from asr.config import from_dict
 from asr.package import load_recognizer, read_checkpoint
-from asr.training import TrainConfig, average_checkpoints, best_epochs, lr_factor, train
+from asr.training import TrainConfig, amp_dtype, average_checkpoints, best_epochs, lr_factor, train
 
 TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
         "keep_best": 2, "threads": 1}
@@ -53,3 +53,20 @@ def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, m
     name = "output.weight"
     torch.testing.assert_close(recognizer.model.state_dict()[name], (weights[0][name] + weights[1][name]) / 2)
     assert recognizer.tokenizer.tokens == tuple(a["spec"]["tokens"])
+
+
+def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path, caplog):
+    """Self-conditioned intermediate CTC trains (in bf16 where the CPU has it) and the model decodes."""
+    config = from_dict(TrainConfig, {**TINY, "epochs": 2, "amp": "bf16", "inter_ctc_weight": 0.5,
+                                     "model": {**TINY["model"], "inter_ctc_layers": [1], "self_condition": True}})
+    with caplog.at_level("WARNING", logger="asr"):
+        last = train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=False)
+    native = amp_dtype("bf16", torch.device("cpu")) is not None
+    assert ("needs CUDA, or bf16 on a CPU with native bf16" in caplog.text) != native
+    history = read_checkpoint(last)["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    average_checkpoints(tmp_path / "exp", 1, tmp_path / "model.pt")
+    recognizer = load_recognizer(tmp_path / "model.pt")
+    assert recognizer.model.condition is not None and recognizer.model.config.inter_ctc_layers == (1,)
+    with pytest.raises(ValueError, match="inter_ctc_weight"):
+        from_dict(TrainConfig, {"inter_ctc_weight": 1.0})
