@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
 
 from asr.launch import JobError
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input, or a failed parallel job (named with its log), is reported in one line, never as a traceback.
         print(f"asr {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into `head`: stop quietly with the status of a SIGPIPE death, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush must not fail again
+        return 128 + signal.SIGPIPE
     return int(status or 0)
 
 

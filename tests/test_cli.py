@@ -39,3 +39,14 @@ def test_bad_input_gets_one_line(tmp_path, args, message):
     assert out.returncode == 1
     assert out.stderr.startswith(message.format(tmp=tmp_path)), out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
+    """`asr score ... | head -1`: when the reader has gone, no traceback, and the status of a SIGPIPE death."""
+    (tmp_path / "ref").write_text("u1 A B C\n")
+    (tmp_path / "hyp").write_text("u1 A B D\n")
+    process = subprocess.Popen([sys.executable, "-m", "asr", "score", "--ref", str(tmp_path / "ref"),
+                                "--hyp", str(tmp_path / "hyp")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # long before the interpreter has started and printed anything
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 141 and "Traceback" not in stderr
