@@ -168,7 +168,7 @@ class AcousticModel(nn.Module):
         inter = []
         for i, layer in enumerate(self.layers, 1):
             x = layer(self.dropout(x) if i > 1 else x, lengths)
-            if i in self.config.inter_ctc_layers:
+            if i in self.config.inter_ctc_layers and (intermediate or self.condition is not None):
                 inter.append(self.output(x).log_softmax(dim=-1))
                 if self.condition is not None:
                     x = x + self.condition(inter[-1].exp())

@@ -77,6 +77,7 @@ def test_intermediate_ctc_outputs_and_self_conditioning_stay_exact():
     torch.testing.assert_close(alone[0], log_probs[1, :5], atol=1e-5, rtol=1e-5)
     model.condition = None  # without the projection back the last layer sees other inputs
     assert not torch.allclose(model(feats, lengths)[0], log_probs)
+    assert len(model(feats, lengths, intermediate=True)[2]) == 2  # training still gets the auxiliary outputs
 
 
 def test_intermediate_ctc_config_is_checked():
