@@ -31,7 +31,7 @@ nj=1                       # parallel jobs for features and decoding
 force=false                # true: re-run the steps already done
 epochs=                    # override the config's epoch count (smoke tests)
 char_lm_order=6            # at most 6: flashlight's KenLM
-lm_weights=0.2,0.35,0.5,0.75  # grids searched on dev (by CER), never on test
+lm_weights=0.5,0.75,1.0,1.25  # grids searched on dev (by CER), never on test
 sil_scores=-1,0,1
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
