@@ -30,9 +30,9 @@ force=false                # true: re-run the steps already done
 epochs=                    # override the config's epoch count (smoke tests)
 word_lm_order=3
 char_lm_order=6
-lm_weights=0.1,0.25,0.5,1,1.5,2  # grids searched on dev, never on test
-word_scores=-2,-1,0,1,2,3
-sil_scores=-2,-1,0,1
+lm_weights=0.05,0.1,0.25,0.5,1,1.5,2  # grids searched on dev, never on test
+word_scores=-2,-1,0,1,2,3,4,5
+sil_scores=-4,-3,-2,-1,0,1
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
 if [ "$force" = true ]; then resume=; else resume=--resume; fi  # --force true retrains from scratch
