@@ -46,6 +46,22 @@ def read_audio(source: str | Path, sample_rate: int = 16000) -> np.ndarray:
     return resample(mono, rate, sample_rate)
 
 
+def cut_segment(
+    samples: np.ndarray, sample_rate: int, start: float, end: float, max_overshoot: float = 0.5
+) -> np.ndarray:
+    """Seconds ``start`` to ``end`` (-1: the end) of a recording, as Kaldi's ``extract-segments``.
+
+    An end up to ``max_overshoot`` seconds past the recording (rounding in
+    someone's segmentation) is cut to it; a segment further out is an error.
+    """
+    duration = len(samples) / sample_rate
+    if end < 0:
+        end = duration
+    if end > duration + max_overshoot or start >= duration:
+        raise AudioError(f"segment {start:g}-{end:g} s lies outside the recording ({duration:.2f} s)")
+    return samples[round(start * sample_rate) : round(min(end, duration) * sample_rate)].copy()
+
+
 def resample(samples: np.ndarray, orig_rate: float, new_rate: float) -> np.ndarray:
     if orig_rate == new_rate:
         return np.ascontiguousarray(samples, dtype=np.float32)

@@ -3,8 +3,11 @@
 A data dir is a folder of small text files keyed by utterance id, sorted by
 id: ``wav.scp`` (id -> audio path; handwriting uses ``images.scp``),
 ``text``, ``utt2spk``, ``spk2utt``, and later ``feats.scp`` and
-``utt2num_frames``.  Every stage calls :func:`validate_data_dir` first, so a
-fault is reported once, in one line naming the file, the line and the fault.
+``utt2num_frames``.  With an optional ``segments`` file (``utt recording
+start end``, seconds), ``wav.scp`` is keyed by recording and each utterance
+is a stretch of one, as in Kaldi.  Every stage calls :func:`validate_data_dir`
+first, so a fault is reported once, in one line naming the file, the line and
+the fault.
 """
 
 from __future__ import annotations
@@ -51,9 +54,26 @@ def write_table(path: str | Path, table: dict[str, str]) -> None:
     tmp.replace(path)
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One ``segments`` line: seconds ``start`` to ``end`` of ``recording`` (``end`` -1: to its end)."""
+
+    recording: str
+    start: float
+    end: float
+
+    def __str__(self) -> str:
+        """The ``segments`` value: ``recording start end``."""
+        end = f"{self.end:.3f}" if self.end >= 0 else "-1"
+        return f"{self.recording} {self.start:.3f} {end}"
+
+
 @dataclass
 class DataDir:
-    """The tables of one data dir; absent optional files are empty dicts."""
+    """The tables of one data dir; absent optional files are empty dicts.
+
+    ``source`` is keyed by utterance, or by recording when there are ``segments``.
+    """
 
     path: Path
     source: dict[str, str]
@@ -61,10 +81,16 @@ class DataDir:
     utt2spk: dict[str, str]
     feats: dict[str, str] = field(default_factory=dict)
     num_frames: dict[str, int] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
 
     @property
     def utts(self) -> list[str]:
-        return sorted(self.source)
+        return sorted(self.segments or self.source)
+
+    def source_of(self, utt: str) -> tuple[str, Segment | None]:
+        """The ``wav.scp``/``images.scp`` entry holding ``utt``, and its segment if it is a stretch of it."""
+        segment = self.segments.get(utt)
+        return (self.source[segment.recording], segment) if segment else (self.source[utt], None)
 
     @property
     def source_file(self) -> str:
@@ -100,6 +126,36 @@ def _check_sorted(path: Path, table: dict[str, str]) -> None:
             raise ValueError(f"{path}:{lineno}: not sorted by id ('{b}' after '{a}')")
 
 
+def _read_segments(path: Path, recordings: dict[str, str]) -> dict[str, Segment]:
+    """``segments`` lines (``utt recording start end``), each checked against ``wav.scp``."""
+    segments = {}
+    for lineno, (utt, value) in enumerate(read_table(path).items(), 1):
+        fields = value.split()
+        try:
+            recording, start, end = fields[0], float(fields[1]), float(fields[2])
+        except (IndexError, ValueError):
+            raise ValueError(f"{path}:{lineno}: expected 'utterance recording start end', got '{utt} {value}'"
+                             ) from None
+        if len(fields) != 3 or start < 0 or not (end > start or end == -1):
+            raise ValueError(f"{path}:{lineno}: '{utt}' has bad times '{value}' (0 <= start < end, or end -1)")
+        if recording not in recordings:
+            raise ValueError(f"{path}:{lineno}: recording '{recording}' of '{utt}' is not in wav.scp")
+        segments[utt] = Segment(recording, start, end)
+    return segments
+
+
+def _check_spk2utt(path: Path, utt2spk: dict[str, str]) -> None:
+    """``spk2utt`` must list the same speakers and utterances as ``utt2spk`` (in any order within a line)."""
+    expected = {spk: set(utts.split()) for spk, utts in spk2utt(utt2spk).items()}
+    table = read_table(path)
+    _check_sorted(path, table)
+    for lineno, (spk, utts) in enumerate(table.items(), 1):
+        if set(utts.split()) != expected.pop(spk, None):
+            raise ValueError(f"{path}:{lineno}: speaker '{spk}' does not match utt2spk (remake it from utt2spk)")
+    if expected:
+        raise ValueError(f"{path}: no line for speaker '{min(expected)}' of utt2spk ({len(expected)} missing)")
+
+
 def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool = False) -> DataDir:
     """Load and check a data dir: every file sorted, every id in every table.
 
@@ -124,16 +180,25 @@ def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool
             raise FileNotFoundError(f"{path}/{name}: missing")
     for name, table in tables.items():
         _check_sorted(path / name, table)
-    utts = set(tables[source_name])
+    segments = {}
+    if (path / "segments").exists():
+        if source_name != "wav.scp":
+            raise ValueError(f"{path}/segments: segments cut recordings of wav.scp, not {source_name}")
+        segments = _read_segments(path / "segments", tables[source_name])
+        _check_sorted(path / "segments", dict.fromkeys(segments, ""))
+    utts = set(segments or tables[source_name])
     for name, table in tables.items():
-        if name == "utt2num_frames" and "feats.scp" not in tables:
+        if name == "utt2num_frames" and "feats.scp" not in tables or name == source_name and segments:
             continue
         missing = sorted(utts - set(table)) if name in ("text", "utt2spk") else []
         extra = sorted(set(table) - utts)
         if missing:
             raise ValueError(f"{path}/{name}: no entry for '{missing[0]}' ({len(missing)} missing)")
         if extra:
-            raise ValueError(f"{path}/{name}: '{extra[0]}' is not in {source_name} ({len(extra)} extra)")
+            raise ValueError(f"{path}/{name}: '{extra[0]}' is not in {'segments' if segments else source_name} "
+                             f"({len(extra)} extra)")
+    if (path / "spk2utt").exists():
+        _check_spk2utt(path / "spk2utt", tables["utt2spk"])
     num_frames = {}
     for utt, value in tables.get("utt2num_frames", {}).items():
         if not value.isdigit():
@@ -146,4 +211,5 @@ def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool
         utt2spk=tables["utt2spk"],
         feats=tables.get("feats.scp", {}),
         num_frames=num_frames,
+        segments=segments,
     )

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from asr.audio import AudioError
 from asr.config import save_config
-from asr.datadir import read_table, spk2utt, validate_data_dir, write_table
+from asr.datadir import Segment, read_table, spk2utt, validate_data_dir, write_table
 from asr.features import accumulate_cmvn
 from asr.frontend import SOURCE_KIND, FeatureConfig, compute_features, kind_of
 from asr.images import ImageError
@@ -38,7 +38,10 @@ def extract_features(
     Writes ``feats.ark``/``feats.scp``, ``utt2num_frames``, the CMVN stats of
     the whole dir (``cmvn.ark``, Kaldi layout), the feature config
     (``fbank.yaml`` or ``image.yaml``) and the tables of ``src`` restricted
-    to the utterances that succeeded.  Returns the number of utterances skipped.
+    to the utterances that succeeded.  A speed-perturbed copy of a segment
+    lies in the perturbed copy of its recording, at times divided by the
+    speed, as Kaldi's ``perturb_data_dir_speed.sh`` writes them.  Returns the
+    number of utterances skipped.
     """
     data = validate_data_dir(src)
     kind = kind_of(config)
@@ -48,14 +51,15 @@ def extract_features(
         raise ValueError(f"{src}: speed perturbation applies to audio, not images")
     dst = Path(dst).resolve()  # scp entries stay valid from any working dir
     dst.mkdir(parents=True, exist_ok=True)
-    keep_source, keep_text, keep_spk, num_frames = {}, {}, {}, {}
+    keep_source, keep_segments, keep_text, keep_spk, num_frames = {}, {}, {}, {}, {}
     stats = None
     failed = 0
     jobs = [(utt, speed) for speed in speeds for utt in data.utts]
     with kaldiio.WriteHelper(f"ark,scp:{dst / 'feats.ark'},{dst / 'feats.scp.unsorted'}") as writer:
         for utt, speed in tqdm(jobs, desc=f"{kind} {dst.name}", unit="utt", mininterval=2):
+            source, segment = data.source_of(utt)
             try:
-                feats = compute_features(data.source[utt], config, speed).numpy()
+                feats = compute_features(source, config, speed, segment).numpy()
             except (AudioError, ImageError, ValueError) as error:
                 failed += 1
                 log.warning("skipping utterance %s: %s", utt, error)
@@ -64,7 +68,14 @@ def extract_features(
             writer(key, feats.astype(np.float32))
             stats = accumulate_cmvn(stats, feats)
             num_frames[key] = str(feats.shape[0])
-            keep_source[key] = data.source[utt] if speed == 1.0 else f"sox {data.source[utt]} -t wav - speed {speed:g} |"
+            source = source if speed == 1.0 else f"sox {source} -t wav - speed {speed:g} |"
+            if segment is None:
+                keep_source[key] = source
+            else:
+                recording = perturbed_id(segment.recording, speed)
+                keep_source[recording] = source
+                end = segment.end / speed if segment.end >= 0 else -1
+                keep_segments[key] = Segment(recording, segment.start / speed, end)
             keep_text[key] = data.text.get(utt, "")
             keep_spk[key] = perturbed_id(data.utt2spk[utt], speed)
     if stats is None:
@@ -73,6 +84,10 @@ def extract_features(
     write_table(dst / "feats.scp", read_table(dst / "feats.scp.unsorted"))
     (dst / "feats.scp.unsorted").unlink()
     write_table(dst / data.source_file, keep_source)
+    if keep_segments:
+        write_table(dst / "segments", {utt: str(segment) for utt, segment in keep_segments.items()})
+    elif (dst / "segments").exists():  # left by an earlier run on other data: it would not match
+        (dst / "segments").unlink()
     write_table(dst / "text", keep_text)
     write_table(dst / "utt2spk", keep_spk)
     write_table(dst / "spk2utt", spk2utt(keep_spk))

@@ -8,14 +8,16 @@ extraction can tell the two apart without being told.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 import torch
 
-from asr.audio import read_audio, speed_perturb
+from asr.audio import AudioError, cut_segment, read_audio, speed_perturb
 from asr.config import from_dict, load_config
+from asr.datadir import Segment
 from asr.features import FbankConfig, cmvn_from_stats, fbank
 from asr.images import ImageConfig, image_features, read_image
 
@@ -54,8 +56,22 @@ def normalization(config: FeatureConfig, cmvn: np.ndarray | torch.Tensor) -> tup
     return cmvn_from_stats(cmvn)
 
 
-def compute_features(source: str, config: FeatureConfig, speed: float = 1.0) -> torch.Tensor:
-    """(T, D) features of one ``wav.scp`` entry (at a speed factor) or ``images.scp`` entry."""
+# Segments of one recording come one after another (utterance ids start with the
+# recording's, as in Kaldi), so keeping the last recording reads each once.
+_read_recording = lru_cache(maxsize=1)(read_audio)
+
+
+def compute_features(source: str, config: FeatureConfig, speed: float = 1.0, segment: Segment | None = None
+                     ) -> torch.Tensor:
+    """(T, D) features of one ``images.scp`` entry, or of one ``wav.scp`` entry or a segment of it, at a speed."""
     if isinstance(config, ImageConfig):
         return image_features(read_image(source), config)
-    return fbank(speed_perturb(read_audio(source, config.sample_rate), speed), config)
+    if segment is None:
+        samples = read_audio(source, config.sample_rate)
+    else:
+        recording = _read_recording(source, config.sample_rate)
+        try:
+            samples = cut_segment(recording, config.sample_rate, segment.start, segment.end)
+        except AudioError as error:
+            raise AudioError(f"{source}: {error}") from None
+    return fbank(speed_perturb(samples, speed), config)

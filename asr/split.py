@@ -21,7 +21,7 @@ import numpy as np
 from asr.datadir import read_table, spk2utt, validate_data_dir, write_table
 from asr.decoding import write_decode_log
 
-SPLIT_TABLES = ("wav.scp", "images.scp", "text", "utt2spk", "feats.scp")  # keyed by utterance, as is utt2*
+SPLIT_TABLES = ("wav.scp", "images.scp", "segments", "text", "utt2spk", "feats.scp")  # by utterance, as is utt2*
 
 
 def is_utterance_table(name: str) -> bool:
@@ -53,7 +53,8 @@ def split_data_dir(src: str | Path, nj: int) -> list[Path]:
     """Write ``src/splitN/1..N`` (N = ``nj``, or the utterance count when smaller); returns the parts.
 
     Each part holds the utterance tables of ``src`` restricted to its
-    utterances, its ``spk2utt`` and a copy of ``src``'s ``*.yaml`` settings
+    utterances (with ``segments``, ``wav.scp`` restricted to their
+    recordings), its ``spk2utt`` and a copy of ``src``'s ``*.yaml`` settings
     (e.g. ``fbank.yaml``, which decoding checks).  Files are replaced
     atomically and a part's other files removed, so a command running on the
     same split at the same time reads whole, identical tables.
@@ -73,7 +74,8 @@ def split_data_dir(src: str | Path, nj: int) -> list[Path]:
     for part, utts in zip(parts, utt_parts):
         part.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
-            write_table(part / name, {utt: table[utt] for utt in utts if utt in table})
+            keys = sorted({data.segments[u].recording for u in utts}) if name == "wav.scp" and data.segments else utts
+            write_table(part / name, {key: table[key] for key in keys if key in table})
         write_table(part / "spk2utt", spk2utt({utt: data.utt2spk[utt] for utt in utts}))
         for setting in settings:
             shutil.copyfile(setting, part / setting.name)
@@ -84,12 +86,16 @@ def split_data_dir(src: str | Path, nj: int) -> list[Path]:
 
 
 def merge_tables(job_dirs: list[Path], names: list[str], out: Path) -> None:
-    """Write the union of each utterance table in ``names`` over the job dirs, sorted, to ``out``."""
+    """Write the union of each utterance table in ``names`` over the job dirs, sorted, to ``out``.
+
+    Only ``wav.scp`` may repeat a line in two jobs: keyed by recording when
+    there are ``segments``, it lists a recording in each job with one of its segments.
+    """
     for name in names:
         merged: dict[str, str] = {}
         for job_dir in job_dirs:
             for key, value in read_table(job_dir / name, allow_empty_value=True).items():
-                if key in merged:
+                if key in merged and (name != "wav.scp" or merged[key] != value):
                     raise ValueError(f"{job_dir / name}: '{key}' is also in another job's {name}")
                 merged[key] = value
         write_table(out / name, merged)

@@ -55,3 +55,36 @@ def test_line_images_with_bad_ones_skipped_and_counted(copiste_root, tmp_path, c
     utts, skipped = load_utterances(data, Tokenizer.from_texts(text.values()), subsampling=6, for_training=True)
     assert [u.key for u in utts] == ["w-a"] and skipped["too short for its label"] == 1
     assert "w-d" in caplog.text and "needed by CTC" in caplog.text
+
+
+def test_segments_of_real_recordings_at_two_speeds(an4_wavs, tmp_path, caplog):
+    """Kaldi's segments: utterances cut from recordings, speed copies in perturbed copies of the recordings."""
+    import soundfile
+
+    from asr.features import fbank
+
+    recordings = {"r1": str(an4_wavs[0]), "r2": str(an4_wavs[1])}
+    duration = soundfile.info(an4_wavs[0]).duration
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wav.scp").write_text("".join(f"{r} {p}\n" for r, p in recordings.items()))
+    (src / "segments").write_text(f"r1-a r1 0.00 {duration / 2:.2f}\nr1-b r1 {duration / 2:.2f} -1\n"
+                                  f"r2-a r2 0.10 0.90\nr2-z r2 {duration + 60:.2f} {duration + 61:.2f}\n")
+    utts = ["r1-a", "r1-b", "r2-a", "r2-z"]
+    (src / "text").write_text("".join(f"{u} A B\n" for u in utts))
+    (src / "utt2spk").write_text("".join(f"{u} {u[:2]}\n" for u in utts))
+    assert extract_features(src, tmp_path / "dst", FbankConfig(), speeds=(0.9, 1.0)) == 2
+    assert "r2-z" in caplog.text and "lies outside the recording" in caplog.text
+    data = validate_data_dir(tmp_path / "dst", need_feats=True)
+    assert data.utts == ["r1-a", "r1-b", "r2-a", "sp0.9-r1-a", "sp0.9-r1-b", "sp0.9-r2-a"]
+    assert sorted(data.source) == ["r1", "r2", "sp0.9-r1", "sp0.9-r2"]
+    assert data.source_of("sp0.9-r2-a") == ("sox " + recordings["r2"] + " -t wav - speed 0.9 |",
+                                            data.segments["sp0.9-r2-a"])
+    assert (data.segments["sp0.9-r2-a"].start, data.segments["sp0.9-r2-a"].end) == (0.111, 1.0)
+    assert data.segments["r1-b"].end == -1
+    samples, rate = soundfile.read(an4_wavs[1], dtype="float32")
+    np.testing.assert_allclose(kaldiio.load_mat(data.feats["r2-a"]),
+                               fbank(samples[int(0.1 * rate) : int(0.9 * rate)], FbankConfig()).numpy(), atol=1e-4)
+    halves = data.num_frames["r1-a"] + data.num_frames["r1-b"]
+    assert abs(halves - duration * 100) <= 4  # the two halves cover the recording (10 ms frames)
+    assert abs(data.num_frames["sp0.9-r1-a"] * 0.9 - data.num_frames["r1-a"]) <= 2

@@ -104,6 +104,26 @@ def test_split_data_dir_kaldi_layout(mini_data, tmp_path):
     assert (parts[0] / "feats.scp").exists()
 
 
+def test_segments_split_with_their_recordings_and_merge_back(an4_wavs, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wav.scp").write_text(f"r1 {an4_wavs[0]}\nr2 {an4_wavs[1]}\n")
+    (src / "segments").write_text("r1-a r1 0 0.8\nr1-b r1 0.8 -1\nr2-a r2 0 -1\n")
+    (src / "text").write_text("r1-a A\nr1-b B\nr2-a C\n")
+    (src / "utt2spk").write_text("r1-a s1\nr1-b s2\nr2-a s2\n")  # r1 is in both speakers' jobs
+    parts = split_data_dir(src, 2)
+    assert [list(read_table(p / "segments")) for p in parts] == [["r1-b", "r2-a"], ["r1-a"]]
+    assert [list(read_table(p / "wav.scp")) for p in parts] == [["r1", "r2"], ["r1"]]
+    one, two = tmp_path / "one", tmp_path / "two"
+    extract_features(src, one, FbankConfig())
+    assert main(["features", str(src), str(two), "--nj", "2"]) == 0
+    for name in ("wav.scp", "segments", "text", "utt2spk", "utt2num_frames"):
+        assert (two / name).read_text() == (one / name).read_text(), name
+    feats_one, feats_two = read_table(one / "feats.scp"), read_table(two / "feats.scp")
+    for utt in feats_one:
+        assert np.array_equal(kaldiio.load_mat(feats_two[utt]), kaldiio.load_mat(feats_one[utt])), utt
+
+
 def test_job_argv_rebuilds_the_command_line(tmp_path):
     parser = argparse.ArgumentParser()
     features_command.add_arguments(parser)

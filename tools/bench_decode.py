@@ -19,10 +19,9 @@ from pathlib import Path
 
 import torch
 
-from asr.audio import read_audio
 from asr.datadir import validate_data_dir
 from asr.decoding import DecodeConfig, load_decode_config, make_decoder, read_features
-from asr.features import fbank
+from asr.frontend import compute_features
 from asr.package import load_recognizer
 
 
@@ -38,7 +37,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     recognizer = load_recognizer(args.model)
     keys, feats = read_features(args.data, recognizer)
-    sources = validate_data_dir(args.data).source
+    data = validate_data_dir(args.data)
     audio_seconds = sum(f.shape[0] for f in feats) * recognizer.spec.features.frame_shift_ms / 1000
     configs = [("greedy", DecodeConfig())] + [(Path(c).parent.name or c, load_decode_config(c)) for c in args.config]
     print(f"{len(keys)} utterances, {audio_seconds:.1f} s of audio, {args.threads} thread(s)")
@@ -47,8 +46,10 @@ def main() -> None:
         started = time.perf_counter()
         inputs = feats
         if args.from_audio:
-            inputs = [fbank(read_audio(sources[k], recognizer.spec.features.sample_rate), recognizer.spec.features)
-                      for k in keys]
+            inputs = []
+            for key in keys:
+                source, segment = data.source_of(key)
+                inputs.append(compute_features(source, recognizer.spec.features, segment=segment))
         for log_probs in recognizer.log_probs(inputs):
             decode(log_probs)
         seconds = time.perf_counter() - started

@@ -15,5 +15,6 @@ def run(args: argparse.Namespace) -> int:
 
     for path in args.data_dir:
         data = validate_data_dir(path, need_feats=args.need_feats)
-        print(f"{path}: OK, {len(data.source)} utterances, {len(set(data.utt2spk.values()))} speakers")
+        recordings = f", {len(data.source)} recordings" if data.segments else ""
+        print(f"{path}: OK, {len(data.utts)} utterances{recordings}, {len(set(data.utt2spk.values()))} speakers")
     return 0
