@@ -32,7 +32,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torchaudio.models.decoder import CTCHypothesis, ctc_decoder
 
-from asr.lm import BOS, EOS, UNK, arpa_vocabulary
+from asr.lm import BOS, EOS, UNK, arpa_vocabulary, read_arpa
 from asr.text import BLANK, WORD_BOUNDARY, Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -209,6 +209,24 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+@contextlib.contextmanager
+def _load_errors(lm: str | Path | None) -> Iterator[None]:
+    """Turn KenLM's refusal of an LM (a RuntimeError naming a byte offset) into ``path:line: what``.
+
+    The file is read again by :func:`asr.lm.read_arpa`, which names the line
+    for the faults it knows; for others KenLM's own last line is kept.
+    """
+    try:
+        yield
+    except RuntimeError as error:
+        if lm is None:
+            raise
+        if arpa_vocabulary(lm) is not None:  # a text ARPA, not a KenLM binary
+            read_arpa(lm)
+        reason = str(error).strip().splitlines()[-1]
+        raise ValueError(f"{lm}: KenLM could not load it: {reason}") from None
+
+
 class BeamSearchDecoder:
     """Beam search over ``(T, V)`` log-probabilities, with optional lexicon and LM.
 
@@ -235,7 +253,7 @@ class BeamSearchDecoder:
         else:
             units = tokens[1:]
         self.lm_only, self.unknown_to_lm = self._check_lm(lm, units)
-        with tempfile.TemporaryDirectory() as directory, _stdout_to_stderr():
+        with tempfile.TemporaryDirectory() as directory, _stdout_to_stderr(), _load_errors(lm):
             self._decoder = ctc_decoder(
                 lexicon=str(lexicon) if lexicon is not None else None,
                 tokens=list(tokens),

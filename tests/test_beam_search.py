@@ -189,3 +189,15 @@ def test_refuses_an_lm_or_option_of_the_wrong_kind(an4, tmp_path):
         BeamSearchDecoder(tokenizer.tokens, lm=word_lm)
     with pytest.raises(ValueError, match="need a lexicon"):
         BeamSearchDecoder(tokenizer.tokens, options=BeamSearchOptions(word_score=1.0))
+
+
+def test_a_malformed_lm_given_to_the_decoder_is_reported_with_its_line(an4, tmp_path):
+    tokenizer, lexicon, word_lm, _ = an4
+    lines = word_lm.read_text(encoding="utf-8").splitlines()
+    bigram = lines.index("\\2-grams:") + 2
+    prob, rest = lines[bigram].split("\t", 1)
+    lines[bigram] = f"oops\t{rest}"
+    bad = tmp_path / "bad.arpa"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(bad))}:{bigram + 1}: .*'oops' is not a number"):
+        BeamSearchDecoder(tokenizer.tokens, lexicon, bad)
