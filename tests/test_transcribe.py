@@ -76,3 +76,23 @@ def test_output_formats():
         render("doc", result)
 
 
+
+
+def test_pretrained_model_transcribes_an4_test_audio_with_its_lexicon_and_lm(an4_root):
+    """The shipped model decodes with the lexicon and word LM it carries; ten real test utterances."""
+    from asr.scoring import score
+
+    model = asr.load_model()
+    assert model.config.mode == "beam" and model.config.lexicon and model.config.lm
+    lexicon = {line.split()[0] for line in open(model.config.lexicon, encoding="utf-8")}
+    refs = {}
+    for line in (an4_root / "etc" / "an4_test.transcription").read_text().splitlines()[:10]:
+        text, _, utt = line.rpartition(" (")
+        refs[utt.rstrip(")")] = text.strip()
+    wavs = {utt: next((an4_root / "wav").glob(f"an4test_clstk/*/{utt}.wav")) for utt in refs}
+    results = {utt: r for utt, r in zip(wavs, model.transcribe_files(list(wavs.values())))}
+    assert all(r.error is None and r.words for r in results.values())
+    for r in results.values():
+        assert all(w.word in lexicon for w in r.words) and " ".join(w.word for w in r.words) == r.text
+    wer = score(refs, {utt: r.text for utt, r in results.items()}).totals
+    assert wer.err / wer.ref_tokens < 0.2  # 7.5% on the whole test set
