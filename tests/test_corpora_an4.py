@@ -27,3 +27,35 @@ def test_speaker_of():
     assert speaker_of("an251-fash-b") == "fash"
     with pytest.raises(ValueError, match="not of the form"):
         speaker_of("an251")
+
+
+def test_download_unpacks_cmu_sphere_tarball_once(an4_root, tmp_path, monkeypatch):
+    """CMU's tarball layout (an4/etc, an4/wav/*.sph in NIST SPHERE), served from a file:// URL."""
+    import tarfile
+
+    import soundfile
+    from conftest import make_mini_an4
+
+    from asr.corpora import an4
+    from asr.extract import extract_features
+    from asr.features import FbankConfig
+
+    mini = make_mini_an4(an4_root, tmp_path / "mini", speakers=2, per_speaker=2, test=2)
+    served = tmp_path / "cmu"
+    served.mkdir()
+    with tarfile.open(served / "an4_sphere.tar.gz", "w:gz") as tar:
+        tar.add(mini / "etc", arcname="an4/etc")
+        for wav in sorted(mini.glob("wav/**/*.wav")):
+            sph = tmp_path / "sph" / wav.relative_to(mini).with_suffix(".sph")
+            sph.parent.mkdir(parents=True, exist_ok=True)
+            samples, rate = soundfile.read(wav, dtype="int16")
+            soundfile.write(sph, samples, rate, format="NIST", subtype="PCM_16")
+            tar.add(sph, arcname=f"an4/{sph.relative_to(tmp_path / 'sph')}")
+    monkeypatch.setattr(an4, "URL", f"file://{served}/an4_sphere.tar.gz")
+    dest = tmp_path / "downloads"
+    root = an4.download_an4(dest)
+    assert root == dest / "an4" and (dest / "an4_sphere.unpacked").exists() and not list(dest.glob("*.tar.gz"))
+    assert prepare_an4(root, tmp_path / "data", dev_speakers=1) == {"train": 2, "dev": 2, "test": 2}
+    assert extract_features(tmp_path / "data" / "test", tmp_path / "feats", FbankConfig()) == 0  # SPHERE is read
+    (served / "an4_sphere.tar.gz").unlink()  # a second call must not fetch again
+    assert an4.download_an4(dest) == root

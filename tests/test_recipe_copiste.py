@@ -38,12 +38,21 @@ def test_copiste_recipe_end_to_end(copiste_root, tmp_path):
     results = (exp / "results.md").read_text()
     assert "## Case-insensitive" in results and "| test, char_lm |" in results
 
+    # png and jpg lines are transcribed; an unreadable and a blank image are reported, counted, and fail the run.
+    from PIL import Image
+
     line = next((corpus / "lines").glob("wikitexte_0014_2_000.png"))
+    jpg = tmp_path / "line.jpg"
+    Image.open(line).convert("L").save(jpg, quality=90)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    Image.new("L", (300, 64), 255).save(tmp_path / "blank.png")
     asr = str(Path(sys.executable).parent / "asr")
-    out = subprocess.run([asr, "transcribe", "--model", str(exp / "model.pt"), str(line),
-                          "--format", "json"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert '"source"' in out.stdout and '"text"' in out.stdout
+    out = subprocess.run([asr, "transcribe", "--model", str(exp / "model.pt"), str(line), str(jpg),
+                          str(tmp_path / "broken.png"), str(tmp_path / "blank.png")], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert [row.split(" ", 1)[0] for row in out.stdout.splitlines()] == [str(line), str(jpg)]
+    assert "broken.png: unreadable image" in out.stderr and "blank.png" in out.stderr and "blank image" in out.stderr
+    assert "asr transcribe: 2 input(s) failed" in out.stderr
 
 
 def test_copiste_recipe_prepares_iam(copiste_root, tmp_path):

@@ -11,10 +11,9 @@ soundfile reads both.
 from __future__ import annotations
 
 import re
-import tarfile
-import urllib.request
 from pathlib import Path
 
+from asr.corpora.download import fetch_and_unpack
 from asr.datadir import write_data_dir
 from asr.text import normalize_text
 
@@ -87,17 +86,6 @@ def prepare_an4(root: str | Path, out: str | Path, dev_speakers: int = 5) -> dic
 
 
 def download_an4(dest: str | Path) -> Path:
-    """Fetch and unpack CMU's AN4 tarball (needs internet); returns the corpus root."""
-    dest = Path(dest)
-    root = dest / "an4"
-    if (root / "etc" / "an4_train.transcription").exists():
-        return root
-    dest.mkdir(parents=True, exist_ok=True)
-    archive = dest / "an4_sphere.tar.gz"
-    if not archive.exists():
-        tmp = archive.with_suffix(".part")
-        urllib.request.urlretrieve(URL, tmp)
-        tmp.replace(archive)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    return root
+    """Fetch and unpack CMU's AN4 tarball (needs internet), once; returns the corpus root."""
+    fetch_and_unpack(URL, Path(dest), "an4_sphere")
+    return Path(dest) / "an4"

@@ -14,10 +14,9 @@ should stop the recipe rather than silently shrink the data.
 from __future__ import annotations
 
 import re
-import tarfile
-import urllib.request
 from pathlib import Path
 
+from asr.corpora.download import fetch_and_unpack
 from asr.datadir import write_data_dir
 from asr.text import normalize_text
 
@@ -140,25 +139,8 @@ def prepare_librispeech(
 
 
 def download_librispeech(dest: str | Path, subsets: tuple[str, ...] = SUBSETS) -> Path:
-    """Fetch and unpack the subsets from OpenSLR (needs internet); returns the corpus root.
-
-    A subset counts as present once its stamp ``dest/<subset>.unpacked`` is
-    written after a complete extraction, so an interrupted run unpacks again.
-    The archive is deleted after unpacking: all seven take about 60 GB.
-    """
+    """Fetch and unpack the subsets from OpenSLR (needs internet), each once; returns the corpus root."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
     for subset in map(subset_name, subsets):
-        stamp = dest / f"{subset}.unpacked"
-        if stamp.exists():
-            continue
-        archive = dest / f"{subset}.tar.gz"
-        if not archive.exists():
-            tmp = archive.with_suffix(".part")
-            urllib.request.urlretrieve(URL.format(subset=subset), tmp)
-            tmp.replace(archive)
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
-        stamp.touch()
-        archive.unlink()
+        fetch_and_unpack(URL.format(subset=subset), dest, subset)
     return dest / "LibriSpeech"
