@@ -389,9 +389,13 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[in
     if found is None:
         raise FileNotFoundError(f"{exp}: no last.pt (has training run?)")
     checkpoint, state = found
-    epochs = [e for e in best_epochs(state["history"], n) if (exp / f"epoch-{e}.pt").exists()]
+    wanted = best_epochs(state["history"], n)
+    epochs = [e for e in wanted if (exp / f"epoch-{e}.pt").exists()]
     if not epochs:
         raise FileNotFoundError(f"{exp}: no epoch-N.pt weights to average")
+    if len(epochs) < len(wanted):
+        log.warning("%s: averaging %d of the %d best epochs: no weights kept for epoch(s) %s (keep_best is %s)",
+                    exp, len(epochs), len(wanted), sorted(set(wanted) - set(epochs)), state["config"].get("keep_best"))
     averaged: dict[str, torch.Tensor] = {}
     for e in epochs:
         weights = read_checkpoint(exp / f"epoch-{e}.pt")

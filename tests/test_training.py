@@ -22,7 +22,7 @@ def test_best_epochs_by_dev_cer_then_loss():
     assert best_epochs(history, 2) == [2, 3]
 
 
-def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, monkeypatch):
+def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, monkeypatch, caplog):
     """Train 3 epochs straight; crash after epoch 1, resume to 3: identical weights."""
     train_dir, dev_dir = mini_data / "train", mini_data / "dev"
     straight = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "a", resume=False)
@@ -53,6 +53,9 @@ def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, m
     name = "output.weight"
     torch.testing.assert_close(recognizer.model.state_dict()[name], (weights[0][name] + weights[1][name]) / 2)
     assert recognizer.tokenizer.tokens == tuple(a["spec"]["tokens"])
+    with caplog.at_level("WARNING"):  # keep_best 2: a third best epoch has no weights to average
+        assert average_checkpoints(tmp_path / "a", 3, tmp_path / "model3.pt") == epochs
+    assert "averaging 2 of the 3 best epochs" in caplog.text
 
 
 def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path, caplog):
