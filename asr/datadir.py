@@ -132,11 +132,13 @@ def _read_segments(path: Path, recordings: dict[str, str]) -> dict[str, Segment]
     for lineno, (utt, value) in enumerate(read_table(path).items(), 1):
         fields = value.split()
         try:
+            if len(fields) != 3:
+                raise ValueError
             recording, start, end = fields[0], float(fields[1]), float(fields[2])
-        except (IndexError, ValueError):
+        except ValueError:
             raise ValueError(f"{path}:{lineno}: expected 'utterance recording start end', got '{utt} {value}'"
                              ) from None
-        if len(fields) != 3 or start < 0 or not (end > start or end == -1):
+        if start < 0 or not (end > start or end == -1):
             raise ValueError(f"{path}:{lineno}: '{utt}' has bad times '{value}' (0 <= start < end, or end -1)")
         if recording not in recordings:
             raise ValueError(f"{path}:{lineno}: recording '{recording}' of '{utt}' is not in wav.scp")

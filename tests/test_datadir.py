@@ -70,6 +70,7 @@ def test_segments_key_utterances_and_wav_scp_recordings(tmp_path):
         (dict(segments="a r1 0 1.5\nb r1 1.5 -1\nc r3 0 3\n"), r"segments:3: recording 'r3' of 'c' is not in wav.scp"),
         (dict(segments="a r1 2 1.5\nb r1 1.5 -1\nc r2 0 3\n"), r"segments:1: 'a' has bad times"),
         (dict(segments="a r1 0 x\nb r1 1.5 -1\nc r2 0 3\n"), r"segments:1: expected 'utterance recording start end'"),
+        (dict(segments="a r1 0 1 2\nb r1 1.5 -1\nc r2 0 3\n"), r"segments:1: expected 'utterance recording start"),
         (dict(text="a HI\nb THERE\nc YOU\nd ME\n"), r"text: 'd' is not in segments"),
         (dict(spk2utt="s1 a\ns2 b c\n"), r"spk2utt:1: speaker 's1' does not match utt2spk"),
         (dict(spk2utt="s1 a b\n"), r"spk2utt: no line for speaker 's2'"),
