@@ -10,6 +10,8 @@ def _write(tmp_path, **files):
 
 
 GOOD = dict(wav_scp="a /x/a.wav\nb /x/b.wav\n", text="a HELLO\nb \n", utt2spk="a s1\nb s2\n")
+SEGMENTED = dict(wav_scp="r1 /x/r1.wav\nr2 /x/r2.wav\n", segments="a r1 0 1.5\nb r1 1.5 -1\nc r2 0.2 3\n",
+                 text="a HI\nb THERE\nc YOU\n", utt2spk="a s1\nb s1\nc s2\n", spk2utt="s1 a b\ns2 c\n")
 
 
 def test_write_and_validate_round_trip(tmp_path):
@@ -22,18 +24,28 @@ def test_write_and_validate_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    "base, change, message",
     [
-        (dict(wav_scp="b /x/b.wav\na /x/a.wav\n"), r"wav.scp:2: not sorted by id \('a' after 'b'\)"),
-        (dict(wav_scp="a /x/a.wav\na /x/b.wav\n"), r"wav.scp:2: duplicated id 'a'"),
-        (dict(wav_scp="a /x/a.wav\nb\n"), r"wav.scp:2: 'b' has no value"),
-        (dict(utt2spk="a s1\n"), r"utt2spk: no entry for 'b'"),
-        (dict(text="a HI\nb X\nc Y\n"), r"text: 'c' is not in wav.scp"),
-        (dict(text="a HI\n\nb X\n"), r"text:2: empty line"),
+        (GOOD, dict(wav_scp="b /x/b.wav\na /x/a.wav\n"), r"wav.scp:2: not sorted by id \('a' after 'b'\)"),
+        (GOOD, dict(wav_scp="a /x/a.wav\na /x/b.wav\n"), r"wav.scp:2: duplicated id 'a'"),
+        (GOOD, dict(wav_scp="a /x/a.wav\nb\n"), r"wav.scp:2: 'b' has no value"),
+        (GOOD, dict(utt2spk="a s1\n"), r"utt2spk: no entry for 'b'"),
+        (GOOD, dict(text="a HI\nb X\nc Y\n"), r"text: 'c' is not in wav.scp"),
+        (GOOD, dict(text="a HI\n\nb X\n"), r"text:2: empty line"),
+        (SEGMENTED, dict(segments="a r1 0 1.5\nb r1 1.5 -1\nc r3 0 3\n"),
+         r"segments:3: recording 'r3' of 'c' is not in wav.scp"),
+        (SEGMENTED, dict(segments="a r1 2 1.5\nb r1 1.5 -1\nc r2 0 3\n"), r"segments:1: 'a' has bad times"),
+        (SEGMENTED, dict(segments="a r1 0 x\nb r1 1.5 -1\nc r2 0 3\n"),
+         r"segments:1: expected 'utterance recording start end'"),
+        (SEGMENTED, dict(segments="a r1 0 1 2\nb r1 1.5 -1\nc r2 0 3\n"),
+         r"segments:1: expected 'utterance recording start"),
+        (SEGMENTED, dict(text="a HI\nb THERE\nc YOU\nd ME\n"), r"text: 'd' is not in segments"),
+        (SEGMENTED, dict(spk2utt="s1 a\ns2 b c\n"), r"spk2utt:1: speaker 's1' does not match utt2spk"),
+        (SEGMENTED, dict(spk2utt="s1 a b\n"), r"spk2utt: no line for speaker 's2'"),
     ],
 )
-def test_validation_errors_name_file_line_and_fault(tmp_path, change, message):
-    _write(tmp_path, **{**GOOD, **change})
+def test_validation_errors_name_file_line_and_fault(tmp_path, base, change, message):
+    _write(tmp_path, **{**base, **change})
     with pytest.raises(ValueError, match=message):
         validate_data_dir(tmp_path)
 
@@ -52,34 +64,12 @@ def test_missing_files(tmp_path):
         validate_data_dir(tmp_path)
 
 
-SEGMENTED = dict(wav_scp="r1 /x/r1.wav\nr2 /x/r2.wav\n", segments="a r1 0 1.5\nb r1 1.5 -1\nc r2 0.2 3\n",
-                 text="a HI\nb THERE\nc YOU\n", utt2spk="a s1\nb s1\nc s2\n", spk2utt="s1 a b\ns2 c\n")
-
-
 def test_segments_key_utterances_and_wav_scp_recordings(tmp_path):
     data = validate_data_dir(_write(tmp_path, **SEGMENTED))
     assert data.utts == ["a", "b", "c"]
     assert data.source_of("b") == ("/x/r1.wav", data.segments["b"])
     assert (data.segments["b"].recording, data.segments["b"].start, data.segments["b"].end) == ("r1", 1.5, -1)
     assert str(data.segments["c"]) == "r2 0.200 3.000"
-
-
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (dict(segments="a r1 0 1.5\nb r1 1.5 -1\nc r3 0 3\n"), r"segments:3: recording 'r3' of 'c' is not in wav.scp"),
-        (dict(segments="a r1 2 1.5\nb r1 1.5 -1\nc r2 0 3\n"), r"segments:1: 'a' has bad times"),
-        (dict(segments="a r1 0 x\nb r1 1.5 -1\nc r2 0 3\n"), r"segments:1: expected 'utterance recording start end'"),
-        (dict(segments="a r1 0 1 2\nb r1 1.5 -1\nc r2 0 3\n"), r"segments:1: expected 'utterance recording start"),
-        (dict(text="a HI\nb THERE\nc YOU\nd ME\n"), r"text: 'd' is not in segments"),
-        (dict(spk2utt="s1 a\ns2 b c\n"), r"spk2utt:1: speaker 's1' does not match utt2spk"),
-        (dict(spk2utt="s1 a b\n"), r"spk2utt: no line for speaker 's2'"),
-    ],
-)
-def test_segments_and_spk2utt_errors_name_file_and_line(tmp_path, change, message):
-    _write(tmp_path, **{**SEGMENTED, **change})
-    with pytest.raises(ValueError, match=message):
-        validate_data_dir(tmp_path)
 
 
 def test_segments_need_audio(tmp_path):
