@@ -23,9 +23,10 @@ def test_best_epochs_by_dev_cer_then_loss():
 
 
 def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, monkeypatch, caplog):
-    """Train 3 epochs straight; crash after epoch 1, resume to 3: identical weights."""
+    """Train 3 epochs straight; crash after epoch 1, resume to 3: identical weights (speed warping included)."""
     train_dir, dev_dir = mini_data / "train", mini_data / "dev"
-    straight = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "a", resume=False)
+    config = {**TINY, "speed_warp": 0.1}
+    straight = train(from_dict(TrainConfig, config), train_dir, dev_dir, tmp_path / "a", resume=False)
 
     def crash(history, path):  # the last thing an epoch does, after its checkpoint
         raise KeyboardInterrupt
@@ -33,11 +34,11 @@ def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, m
     with monkeypatch.context() as patch:
         patch.setattr("asr.training._plot", crash)
         with pytest.raises(KeyboardInterrupt):
-            train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=False)
+            train(from_dict(TrainConfig, config), train_dir, dev_dir, tmp_path / "b", resume=False)
     assert read_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 1
     with pytest.raises(ValueError, match="different config \\(lr changed\\)"):
-        train(from_dict(TrainConfig, {**TINY, "lr": 0.1}), train_dir, dev_dir, tmp_path / "b", resume=True)
-    resumed = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=True)
+        train(from_dict(TrainConfig, {**config, "lr": 0.1}), train_dir, dev_dir, tmp_path / "b", resume=True)
+    resumed = train(from_dict(TrainConfig, config), train_dir, dev_dir, tmp_path / "b", resume=True)
     a, b = read_checkpoint(straight), read_checkpoint(resumed)
     assert [h["epoch"] for h in b["history"]] == [1, 2, 3]
     for name, tensor in a["model"].items():
