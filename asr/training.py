@@ -112,12 +112,15 @@ def _device_type(name: str) -> str:
 def random_speed(spread: float, config: FbankConfig, subsampling: int) -> Callable[[torch.Tensor, Utterance], torch.Tensor]:
     """A batch transform that speed-warps each utterance by a factor drawn from [1 - spread, 1 + spread].
 
+    Factors are rounded to 0.01 (as Kaldi's 0.9/1.0/1.1, only finer), which
+    keeps the mel scaling matrices few and cached.
+
     Factors come from the global RNG, which every epoch reseeds, so resumed
     runs draw the same ones.  A speed-up that would leave CTC too few frames
     for the utterance's labels is not applied.
     """
     def warp(feats: torch.Tensor, utt: Utterance) -> torch.Tensor:
-        factor = 1.0 + spread * (2.0 * float(torch.rand(())) - 1.0)
+        factor = round(1.0 + spread * (2.0 * float(torch.rand(())) - 1.0), 2)
         if round(feats.shape[0] / factor) // subsampling < ctc_min_frames(utt.labels):
             factor = min(factor, 1.0)
         return mel_speed_warp(feats, factor, config)
