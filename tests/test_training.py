@@ -1,9 +1,11 @@
 import pytest
 import torch
 
+from asr.batching import Utterance, ctc_min_frames
 from asr.config import from_dict
+from asr.features import FbankConfig
 from asr.package import load_recognizer, read_checkpoint
-from asr.training import TrainConfig, amp_dtype, average_checkpoints, best_epochs, lr_factor, train
+from asr.training import TrainConfig, amp_dtype, average_checkpoints, best_epochs, lr_factor, random_speed, train
 
 TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
         "keep_best": 2, "threads": 1}
@@ -14,6 +16,18 @@ def test_lr_schedule_warms_up_then_decays():
     assert factors[0] == 0.1 and factors[9] == 1.0
     assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
     assert abs(factors[-1] - 0.1) < 0.01
+
+
+def test_random_speed_varies_lengths_but_never_below_what_ctc_needs():
+    labels = (3, 4, 4, 5)  # 5 frames under CTC (a blank between the repeated 4s)
+    tight = Utterance("tight", "", 15, "", labels)  # exactly 5 frames after subsampling by 3
+    roomy = Utterance("roomy", "", 300, "", labels)
+    warp = random_speed(0.2, FbankConfig(), subsampling=3)
+    torch.manual_seed(0)
+    roomy_lengths = {warp(torch.randn(300, 80), roomy).shape[0] for _ in range(50)}
+    assert min(roomy_lengths) < 280 and max(roomy_lengths) > 320 and max(roomy_lengths) <= 375
+    tight_lengths = [warp(torch.randn(15, 80), tight).shape[0] for _ in range(50)]
+    assert min(tight_lengths) // 3 >= ctc_min_frames(labels) and max(tight_lengths) > 15
 
 
 def test_best_epochs_by_dev_cer_then_loss():
