@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import kaldiio
 import torch
@@ -147,12 +147,8 @@ class FeatureReader:
             self.cache[utt.key] = feats
         return feats
 
-    def batch(self, utts: Sequence[Utterance], transform: Callable[[torch.Tensor, Utterance], torch.Tensor] | None = None
-              ) -> Batch:
-        """Pad the utterances' normalized features; ``transform`` (training augmentation) sees them unnormalized."""
+    def batch(self, utts: Sequence[Utterance]) -> Batch:
         feats = [self.read(u) for u in utts]
-        if transform is not None:
-            feats = [(transform(f / self.inv_std + self.mean, u) - self.mean) * self.inv_std for f, u in zip(feats, utts)]
         lengths = torch.tensor([f.shape[0] for f in feats])
         padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
         labels = torch.tensor([label for u in utts for label in u.labels], dtype=torch.long)

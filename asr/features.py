@@ -1,4 +1,4 @@
-"""Kaldi-compatible filterbank features, CMVN, frame stacking, SpecAugment, speed warping.
+"""Kaldi-compatible filterbank features, CMVN, frame stacking, SpecAugment.
 
 Pure functions on tensors (in the style of ``torchaudio.functional``); the
 feature stage that writes ark/scp files lives in :mod:`asr.extract`.
@@ -7,7 +7,6 @@ feature stage that writes ark/scp files lives in :mod:`asr.extract`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -52,49 +51,6 @@ def fbank(samples: np.ndarray | torch.Tensor, config: FbankConfig) -> torch.Tens
         dither=config.dither,
         energy_floor=0.0,
     )
-
-
-def _mel(hz: torch.Tensor) -> torch.Tensor:
-    return 1127.0 * torch.log1p(hz / 700.0)
-
-
-@lru_cache(maxsize=256)
-def _mel_scaling(factor: float, dim: int, sample_rate: int) -> torch.Tensor:
-    """(dim, dim) matrix taking log mel bins to the bins of the spectrum with frequencies times ``factor``.
-
-    Column i mixes the two bins around the mel position of bin i's centre
-    frequency divided by ``factor`` (Kaldi's bins: equally spaced in mel from
-    20 Hz to Nyquist).  Cached: training draws factors from a short list.
-    """
-    low, high = _mel(torch.tensor(20.0)), _mel(torch.tensor(sample_rate / 2))
-    step = (high - low) / (dim + 1)
-    centres_hz = 700.0 * torch.expm1((low + step * torch.arange(1, dim + 1)) / 1127.0)
-    source = ((_mel(centres_hz / factor) - low) / step - 1).clamp(0, dim - 1)
-    below = source.floor().long()
-    weight = source - below
-    bins = torch.arange(dim)
-    matrix = torch.zeros(dim, dim)
-    matrix.index_put_((below, bins), 1 - weight, accumulate=True)
-    matrix.index_put_(((below + 1).clamp(max=dim - 1), bins), weight, accumulate=True)
-    return matrix
-
-
-def mel_speed_warp(feats: torch.Tensor, factor: float, config: FbankConfig) -> torch.Tensor:
-    """Fbank features of the audio played ``factor`` times faster, computed from its (T, D) features.
-
-    Speed perturbation (Ko et al. 2015) shortens the audio to T / factor
-    frames and multiplies every frequency by ``factor``.  Both are done here
-    on the features: linear interpolation along time, then along the mel
-    axis.  Training can then draw a fresh factor per utterance and epoch at
-    almost no cost, where perturbed copies of the corpus make every epoch longer.
-    """
-    if factor <= 0:
-        raise ValueError(f"speed factor must be positive, got {factor}")
-    frames, dim = feats.shape
-    target = max(1, round(frames / factor))
-    if target != frames:
-        feats = torch.nn.functional.interpolate(feats.T[None], size=target, mode="linear", align_corners=True)[0].T
-    return feats @ _mel_scaling(factor, dim, config.sample_rate)
 
 
 def accumulate_cmvn(stats: np.ndarray | None, feats: np.ndarray) -> np.ndarray:

@@ -18,21 +18,19 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import kaldiio
 import torch
 from tqdm import tqdm
 
 from asr import distributed
-from asr.batching import (
-    Batch, FeatureReader, Utterance, bucket_batches, ctc_min_frames, load_utterances, shard_batches,
-)
+from asr.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances, shard_batches
 from asr.config import from_dict, save_config, to_dict
 from asr.datadir import validate_data_dir
 from asr.decoding import ctc_greedy
 from asr.distributed import World
-from asr.features import FbankConfig, SpecAugmentConfig, mel_speed_warp, spec_augment
+from asr.features import SpecAugmentConfig, spec_augment
 from asr.frontend import load_feature_config, normalization
 from asr.images import ImageAugmentConfig, augment_images
 from asr.model import AcousticModel, ModelConfig
@@ -50,7 +48,6 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     use_spec_augment: bool = True
-    speed_warp: float = 0.0  # fbank: each utterance, each epoch, played at a speed drawn from [1 - w, 1 + w]
     image_augment: ImageAugmentConfig = field(default_factory=ImageAugmentConfig)
     use_image_augment: bool = False  # distortions for line images (handwriting)
     epochs: int = 30
@@ -72,8 +69,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.lr <= 0 or self.max_frames < 1 or self.keep_best < 1:
             raise ValueError(f"invalid training config: epochs={self.epochs} lr={self.lr}")
-        if not 0 <= self.speed_warp < 0.5:
-            raise ValueError(f"speed_warp must be in [0, 0.5), got {self.speed_warp}")
         if not 0 <= self.inter_ctc_weight < 1:
             raise ValueError(f"inter_ctc_weight must be in [0, 1), got {self.inter_ctc_weight}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -107,24 +102,6 @@ def _device_type(name: str) -> str:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device: cuda, but torch sees no CUDA device")
     return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
-
-
-def random_speed(spread: float, config: FbankConfig, subsampling: int) -> Callable[[torch.Tensor, Utterance], torch.Tensor]:
-    """A batch transform that speed-warps each utterance by a factor drawn from [1 - spread, 1 + spread].
-
-    Factors are rounded to 0.01 (as Kaldi's 0.9/1.0/1.1, only finer), which
-    keeps the mel scaling matrices few and cached.
-
-    Factors come from the global RNG, which every epoch reseeds, so resumed
-    runs draw the same ones.  A speed-up that would leave CTC too few frames
-    for the utterance's labels is not applied.
-    """
-    def warp(feats: torch.Tensor, utt: Utterance) -> torch.Tensor:
-        factor = round(1.0 + spread * (2.0 * float(torch.rand(())) - 1.0), 2)
-        if round(feats.shape[0] / factor) // subsampling < ctc_min_frames(utt.labels):
-            factor = min(factor, 1.0)
-        return mel_speed_warp(feats, factor, config)
-    return warp
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -286,11 +263,6 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
     config.model.input_dim = features.dim
     config.model.num_tokens = len(tokenizer)
     mean, inv_std = normalization(features, cmvn)
-    transform = None
-    if config.speed_warp:
-        if not isinstance(features, FbankConfig):
-            raise ValueError(f"{train_dir}: speed_warp needs fbank features, these are {type(features).__name__}")
-        transform = random_speed(config.speed_warp, features, config.model.subsampling)
     train_utts, skipped = load_utterances(train_data, tokenizer, config.model.subsampling, for_training=True)
     dev_utts, dev_skipped = load_utterances(dev_data, tokenizer, config.model.subsampling, for_training=True)
     for name, counts, total in (("train", skipped, len(train_data.feats)), ("dev", dev_skipped, len(dev_data.feats))):
@@ -346,7 +318,7 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
         progress = tqdm(shard, desc=f"epoch {epoch}", unit="batch", mininterval=5, leave=False,
                         disable=not world.is_main)
         for indices, weight in progress:
-            batch = reader.batch([train_utts[i] for i in indices], transform)
+            batch = reader.batch([train_utts[i] for i in indices])
             feats = batch.feats
             if config.use_image_augment:
                 feats = augment_images(feats, batch.lengths, config.image_augment)

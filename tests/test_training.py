@@ -1,11 +1,9 @@
 import pytest
 import torch
 
-from asr.batching import Utterance, ctc_min_frames
 from asr.config import from_dict
-from asr.features import FbankConfig
 from asr.package import load_recognizer, read_checkpoint
-from asr.training import TrainConfig, amp_dtype, average_checkpoints, best_epochs, lr_factor, random_speed, train
+from asr.training import TrainConfig, amp_dtype, average_checkpoints, best_epochs, lr_factor, train
 
 TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
         "keep_best": 2, "threads": 1}
@@ -18,18 +16,6 @@ def test_lr_schedule_warms_up_then_decays():
     assert abs(factors[-1] - 0.1) < 0.01
 
 
-def test_random_speed_varies_lengths_but_never_below_what_ctc_needs():
-    labels = (3, 4, 4, 5)  # 5 frames under CTC (a blank between the repeated 4s)
-    tight = Utterance("tight", "", 15, "", labels)  # exactly 5 frames after subsampling by 3
-    roomy = Utterance("roomy", "", 300, "", labels)
-    warp = random_speed(0.2, FbankConfig(), subsampling=3)
-    torch.manual_seed(0)
-    roomy_lengths = {warp(torch.randn(300, 80), roomy).shape[0] for _ in range(50)}
-    assert min(roomy_lengths) < 280 and max(roomy_lengths) > 320 and max(roomy_lengths) <= 375
-    tight_lengths = [warp(torch.randn(15, 80), tight).shape[0] for _ in range(50)]
-    assert min(tight_lengths) // 3 >= ctc_min_frames(labels) and max(tight_lengths) > 15
-
-
 def test_best_epochs_by_dev_cer_then_loss():
     history = [{"epoch": 1, "dev_cer": 0.5, "dev_loss": 3}, {"epoch": 2, "dev_cer": 0.2, "dev_loss": 2},
                {"epoch": 3, "dev_cer": 0.2, "dev_loss": 1}, {"epoch": 4, "dev_cer": 0.3, "dev_loss": 1}]
@@ -37,10 +23,9 @@ def test_best_epochs_by_dev_cer_then_loss():
 
 
 def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, monkeypatch, caplog):
-    """Train 3 epochs straight; crash after epoch 1, resume to 3: identical weights (speed warping included)."""
+    """Train 3 epochs straight; crash after epoch 1, resume to 3: identical weights."""
     train_dir, dev_dir = mini_data / "train", mini_data / "dev"
-    config = {**TINY, "speed_warp": 0.1}
-    straight = train(from_dict(TrainConfig, config), train_dir, dev_dir, tmp_path / "a", resume=False)
+    straight = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "a", resume=False)
 
     def crash(history, path):  # the last thing an epoch does, after its checkpoint
         raise KeyboardInterrupt
@@ -48,11 +33,11 @@ def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, m
     with monkeypatch.context() as patch:
         patch.setattr("asr.training._plot", crash)
         with pytest.raises(KeyboardInterrupt):
-            train(from_dict(TrainConfig, config), train_dir, dev_dir, tmp_path / "b", resume=False)
+            train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=False)
     assert read_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 1
     with pytest.raises(ValueError, match="different config \\(lr changed\\)"):
-        train(from_dict(TrainConfig, {**config, "lr": 0.1}), train_dir, dev_dir, tmp_path / "b", resume=True)
-    resumed = train(from_dict(TrainConfig, config), train_dir, dev_dir, tmp_path / "b", resume=True)
+        train(from_dict(TrainConfig, {**TINY, "lr": 0.1}), train_dir, dev_dir, tmp_path / "b", resume=True)
+    resumed = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=True)
     a, b = read_checkpoint(straight), read_checkpoint(resumed)
     assert [h["epoch"] for h in b["history"]] == [1, 2, 3]
     for name, tensor in a["model"].items():
