@@ -85,3 +85,26 @@ def test_an4_recipe_end_to_end(an4_root, tmp_path):
 
 def asr_cli(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "asr.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_an4_recipe_config_builds_its_model(an4_root):
+    """conf/train.yaml loads (unknown keys are errors) and its model maps real fbank to 30 ms CTC frames."""
+    import torch
+    from conftest import REPO
+
+    from asr.audio import read_audio
+    from asr.config import load_config
+    from asr.features import FbankConfig, fbank
+    from asr.model import AcousticModel
+    from asr.training import TrainConfig
+
+    config = load_config(TrainConfig, REPO / "recipes" / "an4" / "conf" / "train.yaml")
+    config.model.input_dim, config.model.num_tokens = 80, 28
+    assert config.model.subsampling == 3
+    model = AcousticModel(config.model).eval()
+    wav = next((an4_root / "wav" / "an4test_clstk").rglob("*.wav"))
+    feats = fbank(read_audio(wav, 16000), FbankConfig())
+    with torch.no_grad():
+        log_probs, lengths = model(feats.unsqueeze(0), torch.tensor([feats.shape[0]]))
+    assert int(lengths[0]) == feats.shape[0] // 3 and log_probs.shape[-1] == 28
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(1, log_probs.shape[1]))
