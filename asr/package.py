@@ -19,6 +19,7 @@ from asr.config import from_dict, to_dict
 from asr.frontend import FeatureConfig, feature_config_from_dict, kind_of, normalization
 from asr.images import ImageConfig
 from asr.model import AcousticModel, ModelConfig
+from asr.precision import amp_dtype, autocast
 from asr.text import Tokenizer
 
 FORMAT = "asr-model-1"
@@ -97,6 +98,7 @@ class Recognizer:
     tokenizer: Tokenizer
     mean: torch.Tensor
     inv_std: torch.Tensor
+    dtype: torch.dtype | None = None  # autocast dtype of the forward pass; None: float32
 
     def require_time_axis(self, where: str) -> None:
         """Fail early, naming ``where`` (the model file), when asked for times from an image model."""
@@ -125,13 +127,16 @@ class Recognizer:
         for indices in bucket_batches([f.shape[0] for f in normalized], max_frames, 64, shuffle=False):
             batch = [normalized[i] for i in indices]
             lengths = torch.tensor([f.shape[0] for f in batch])
-            out, out_lengths = self.model(torch.nn.utils.rnn.pad_sequence(batch, batch_first=True), lengths)
+            with autocast(torch.device("cpu"), self.dtype):
+                out, out_lengths = self.model(torch.nn.utils.rnn.pad_sequence(batch, batch_first=True), lengths)
             for row, i in enumerate(indices):
-                results[i] = out[row, : out_lengths[row]]
+                # Renormalized in float32: bfloat16 log-probs sum to 1 only within about 1%.
+                results[i] = out[row, : out_lengths[row]].float().log_softmax(dim=-1)
         return results
 
 
 def load_recognizer(path: str | Path) -> Recognizer:
+    """Load a model file for decoding on CPU, in the precision it was trained in where the CPU has it natively."""
     values = read_checkpoint(path)
     spec = RecognizerSpec.from_dict(values, str(path))
     model = AcousticModel(spec.model)
@@ -139,4 +144,5 @@ def load_recognizer(path: str | Path) -> Recognizer:
     model.load_state_dict({name: tensor.float() for name, tensor in values["state_dict"].items()})
     model.eval()
     mean, inv_std = normalization(spec.features, spec.cmvn)
-    return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std)
+    trained_in = spec.info.get("config", {}).get("amp", "none")
+    return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std, amp_dtype(trained_in, torch.device("cpu")))

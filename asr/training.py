@@ -36,6 +36,7 @@ from asr.images import ImageAugmentConfig, augment_images
 from asr.model import AcousticModel, ModelConfig
 from asr.scoring import score
 from asr.package import RecognizerSpec, atomic_save, read_checkpoint, save_model
+from asr.precision import AMP_DTYPES, amp_dtype, autocast
 from asr.text import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -77,25 +78,7 @@ class TrainConfig:
             raise ValueError(f"amp must be one of {', '.join(AMP_DTYPES)}, got {self.amp!r}")
 
 
-AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 PREVIOUS = "last.prev.pt"  # the checkpoint last.pt replaced: the fallback if last.pt is unreadable
-
-
-def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of ``amp`` on ``device``, or None where it would not pay.
-
-    On CPUs only bf16 is offered, and only where oneDNN runs it natively
-    (AVX-512 BF16 or AMX): there it trains LSTMs about 1.5x faster, elsewhere
-    it would be emulated and slower than float32.
-    """
-    if device.type == "cuda":
-        return AMP_DTYPES[amp]
-    native = amp == "bf16" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    return torch.bfloat16 if native else None
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def _device_type(name: str) -> str:
@@ -134,7 +117,7 @@ def evaluate(
     batches = bucket_batches([u.num_frames for u in utts], max_frames, 256, shuffle=False)
     for indices in batches[world.rank :: world.size]:
         batch = reader.batch([utts[i] for i in indices])
-        with _autocast(device, amp):
+        with autocast(device, amp):
             log_probs, lengths = model(batch.feats.to(device), batch.lengths)
         loss_sum += float(ctc_loss(log_probs, lengths, batch)) * len(batch.keys)
         hyps += [tokenizer.decode(ids) for ids in ctc_greedy(log_probs.cpu(), lengths)]
@@ -324,7 +307,7 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
                 feats = augment_images(feats, batch.lengths, config.image_augment)
             if config.use_spec_augment:
                 feats = spec_augment(feats, batch.lengths, config.spec_augment)
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 log_probs, lengths, inter = net(feats.to(device), batch.lengths, intermediate=True)
                 final = ctc_loss(log_probs, lengths, batch)
                 loss = final

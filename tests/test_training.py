@@ -3,7 +3,8 @@ import torch
 
 from asr.config import from_dict
 from asr.package import load_recognizer, read_checkpoint
-from asr.training import TrainConfig, amp_dtype, average_checkpoints, best_epochs, lr_factor, train
+from asr.precision import amp_dtype
+from asr.training import TrainConfig, average_checkpoints, best_epochs, lr_factor, train
 
 TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
         "keep_best": 2, "threads": 1}
@@ -71,5 +72,9 @@ def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path, caplog):
     average_checkpoints(tmp_path / "exp", 1, tmp_path / "model.pt")
     recognizer = load_recognizer(tmp_path / "model.pt")
     assert recognizer.model.condition is not None and recognizer.model.config.inter_ctc_layers == (1,)
+    # Decoded in the precision it was trained in where the CPU has it; log-probs always float32.
+    assert recognizer.dtype == (torch.bfloat16 if native else None)
+    log_probs = recognizer.log_probs([torch.randn(90, 80)])[0]
+    assert log_probs.dtype == torch.float32 and torch.allclose(log_probs.exp().sum(-1), torch.ones(30), atol=1e-3)
     with pytest.raises(ValueError, match="inter_ctc_weight"):
         from_dict(TrainConfig, {"inter_ctc_weight": 1.0})
