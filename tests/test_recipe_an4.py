@@ -1,4 +1,4 @@
-"""End to end: every stage of recipes/an4/run.sh on a mini AN4 with a tiny model."""
+"""End to end: every stage of recipes/an4/run.sh on a mini AN4 with a tiny model; the real config's model."""
 
 import itertools
 import json
@@ -6,7 +6,14 @@ import re
 import subprocess
 import sys
 
-from conftest import copy_recipe, make_mini_an4, run_recipe
+import torch
+from conftest import REPO, copy_recipe, make_mini_an4, run_recipe
+
+from asr.audio import read_audio
+from asr.config import load_config
+from asr.features import FbankConfig, fbank
+from asr.model import AcousticModel
+from asr.training import TrainConfig
 
 TINY_CONFIG = """\
 model: {hidden: 24, layers: 2, dropout: 0.1}
@@ -89,15 +96,6 @@ def asr_cli(*args) -> subprocess.CompletedProcess:
 
 def test_an4_recipe_config_builds_its_model(an4_root):
     """conf/train.yaml loads (unknown keys are errors) and its model maps real fbank to 30 ms CTC frames."""
-    import torch
-    from conftest import REPO
-
-    from asr.audio import read_audio
-    from asr.config import load_config
-    from asr.features import FbankConfig, fbank
-    from asr.model import AcousticModel
-    from asr.training import TrainConfig
-
     config = load_config(TrainConfig, REPO / "recipes" / "an4" / "conf" / "train.yaml")
     config.model.input_dim, config.model.num_tokens = 80, 28
     assert config.model.subsampling == 3

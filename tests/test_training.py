@@ -66,6 +66,8 @@ def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path, caplog):
     with caplog.at_level("WARNING", logger="asr"):
         last = train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=False)
     native = amp_dtype("bf16", torch.device("cpu")) is not None
+    with pytest.raises(ValueError, match="amp must be one of none, bf16, fp16, got 'fp8'"):
+        amp_dtype("fp8", torch.device("cpu"))  # e.g. a model file from a newer version
     assert ("needs CUDA, or bf16 on a CPU with native bf16" in caplog.text) != native
     history = read_checkpoint(last)["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
