@@ -8,6 +8,7 @@ model config, token list, feature config and CMVN statistics, so that
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,15 +23,29 @@ from asr.model import AcousticModel, ModelConfig
 from asr.precision import amp_dtype, autocast
 from asr.text import Tokenizer
 
-FORMAT = "asr-model-1"
+VERSION = 1  # of the model file format; a newer asr may write newer ones
+FORMAT = f"asr-model-{VERSION}"
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """torch.save through a temp file and rename: a kill never leaves half a file."""
+    """torch.save through a temp file and rename: a kill never leaves half a file.
+
+    A save that fails (a full disk) removes its temp file, so that failed
+    saves do not pile up hidden files as large as the checkpoint, and is
+    reported as one line naming the file.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.strerror:
+            raise OSError(f"{path}: cannot save ({error.strerror})") from error
+        if isinstance(error, (OSError, RuntimeError)):  # torch reports a failed write as a RuntimeError
+            raise OSError(f"{path}: cannot save ({str(error).splitlines()[0]})") from error
+        raise
 
 
 @dataclass
@@ -59,19 +74,59 @@ class RecognizerSpec:
         }
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str) -> "RecognizerSpec":
-        if values.get("format") != FORMAT:
-            raise ValueError(f"{where}: not an asr model file (format {values.get('format')!r}, expected {FORMAT!r})")
+    def from_dict(cls, values: Any, where: str) -> "RecognizerSpec":
+        """The spec a model file (or training checkpoint) holds, with one-line errors naming ``where``."""
+        found = values.get("format") if isinstance(values, dict) else None
+        if found != FORMAT:
+            newer = re.fullmatch(r"asr-model-(\d+)", str(found))
+            if newer and int(newer[1]) > VERSION:
+                raise ValueError(f"{where}: made by a newer version of asr "
+                                 f"(format {found}; this version reads {FORMAT})")
+            raise ValueError(f"{where}: not an asr model file (format {found!r}, expected {FORMAT!r})")
+        model = from_dict(ModelConfig, _part(values, "model", where), f"{where}:model")
+        tokens = tuple(_part(values, "tokens", where))
+        if len(tokens) != model.num_tokens:
+            raise ValueError(f"{where}: {len(tokens)} tokens, but the model has {model.num_tokens} outputs")
         return cls(
-            model=from_dict(ModelConfig, values["model"], f"{where}:model"),
-            tokens=tuple(values["tokens"]),
+            model=model,
+            tokens=tokens,
             # Files from before image support hold fbank features without a kind.
-            features=feature_config_from_dict(values.get("feature_kind", "fbank"), values["features"],
+            features=feature_config_from_dict(values.get("feature_kind", "fbank"), _part(values, "features", where),
                                               f"{where}:features"),
-            cmvn=values["cmvn"],
+            cmvn=_part(values, "cmvn", where),
             info=values.get("info", {}),
             decoding=values.get("decoding"),
         )
+
+
+def _part(values: dict[str, Any], key: str, where: str) -> Any:
+    """``values[key]``, or a one-line error: a file cut down by hand or by other software must not end in a KeyError."""
+    if key not in values:
+        raise ValueError(f"{where}: no '{key}' in the file (damaged, or not written by asr)")
+    return values[key]
+
+
+def check_weights(config: ModelConfig, weights: Any, where: str) -> None:
+    """Fail in one line, naming ``where``, unless ``weights`` are exactly the tensors a model of ``config`` has.
+
+    torch's own complaint is a multi-line RuntimeError about a state_dict;
+    this one names the weights that are missing, unexpected or misshapen.
+    The model is built on the meta device: shapes only, no memory, no time.
+    """
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in AcousticModel(config).state_dict().items()}
+    if not isinstance(weights, dict) or not all(isinstance(t, torch.Tensor) for t in weights.values()):
+        raise ValueError(f"{where}: the weights are not a mapping of names to tensors")
+    problems = {
+        "missing": [name for name in expected if name not in weights],
+        "unexpected": [name for name in weights if name not in expected],
+        "misshapen": [f"{name} {tuple(weights[name].shape)} (the model config wants {shape})"
+                      for name, shape in expected.items() if name in weights and tuple(weights[name].shape) != shape],
+    }
+    found = [f"{kind} {', '.join(names[:3])}{f' and {len(names) - 3} more' if len(names) > 3 else ''}"
+             for kind, names in problems.items() if names]
+    if found:
+        raise ValueError(f"{where}: weights do not fit the model config: {'; '.join(found)}")
 
 
 def save_model(path: str | Path, spec: RecognizerSpec, state_dict: dict[str, torch.Tensor]) -> None:
@@ -85,8 +140,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: no such model file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a corrupt file
-        raise ValueError(f"{path}: unreadable model file ({type(error).__name__}: {error})") from None
+    except Exception as error:  # torch raises many types for a corrupt file, some with pages of advice
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+        raise ValueError(f"{path}: unreadable model file ({reason})") from None
+
+
+def read_model(path: str | Path) -> tuple[RecognizerSpec, dict[str, torch.Tensor]]:
+    """A model file's spec and weights, checked against each other, with one-line errors naming the file."""
+    values = read_checkpoint(path)
+    spec = RecognizerSpec.from_dict(values, str(path))
+    weights = _part(values, "state_dict", str(path))
+    check_weights(spec.model, weights, str(path))
+    return spec, weights
 
 
 @dataclass
@@ -137,11 +202,10 @@ class Recognizer:
 
 def load_recognizer(path: str | Path) -> Recognizer:
     """Load a model file for decoding on CPU, in the precision it was trained in where the CPU has it natively."""
-    values = read_checkpoint(path)
-    spec = RecognizerSpec.from_dict(values, str(path))
+    spec, weights = read_model(path)
     model = AcousticModel(spec.model)
     # Exported files may store float16 weights to halve their size; compute in float32.
-    model.load_state_dict({name: tensor.float() for name, tensor in values["state_dict"].items()})
+    model.load_state_dict({name: tensor.float() for name, tensor in weights.items()})
     model.eval()
     mean, inv_std = normalization(spec.features, spec.cmvn)
     trained_in = spec.info.get("config", {}).get("amp", "none")

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from asr.frontend import load_feature_config, normalization
 from asr.images import ImageAugmentConfig, augment_images
 from asr.model import AcousticModel, ModelConfig
 from asr.scoring import score
-from asr.package import RecognizerSpec, atomic_save, read_checkpoint, save_model
+from asr.package import RecognizerSpec, atomic_save, check_weights, read_checkpoint, save_model
 from asr.precision import AMP_DTYPES, amp_dtype, autocast
 from asr.text import Tokenizer
 
@@ -68,8 +69,11 @@ class TrainConfig:
     amp: str = "none"  # mixed precision: none, bf16 or fp16 on CUDA; bf16 also on CPUs with native bf16
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.lr <= 0 or self.max_frames < 1 or self.keep_best < 1:
-            raise ValueError(f"invalid training config: epochs={self.epochs} lr={self.lr}")
+        for name in ("epochs", "max_frames", "keep_best"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.inter_ctc_weight < 1:
             raise ValueError(f"inter_ctc_weight must be in [0, 1), got {self.inter_ctc_weight}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -79,6 +83,9 @@ class TrainConfig:
 
 
 PREVIOUS = "last.prev.pt"  # the checkpoint last.pt replaced: the fallback if last.pt is unreadable
+RUN_FILES = ("last.pt", PREVIOUS, "history.json")  # with epoch-N.pt: an exp dir holding these holds a run
+OWN_FILES = (*RUN_FILES, "last.pt.bad", "train.log", "train.png")  # what --overwrite removes, with epoch-N.pt
+CHECKPOINT_KEYS = ("config", "spec", "model", "optimizer", "scheduler", "epoch", "history")
 
 
 def _device_type(name: str) -> str:
@@ -172,7 +179,7 @@ def _latest_checkpoint(exp: Path) -> tuple[Path, dict[str, Any]] | None:
     last, previous = exp / "last.pt", exp / PREVIOUS
     if last.exists():
         try:
-            return last, read_checkpoint(last)
+            return last, _read_training_checkpoint(last)
         except ValueError as error:
             if not previous.exists():
                 raise
@@ -180,7 +187,48 @@ def _latest_checkpoint(exp: Path) -> tuple[Path, dict[str, Any]] | None:
             log.warning("%s; moved to last.pt.bad, resuming from the previous checkpoint %s", error, previous)
     elif previous.exists():  # killed between rotating last.pt and writing the new one
         log.warning("%s is missing; resuming from the previous checkpoint %s", last, previous)
-    return (previous, read_checkpoint(previous)) if previous.exists() else None
+    return (previous, _read_training_checkpoint(previous)) if previous.exists() else None
+
+
+def _read_training_checkpoint(path: Path) -> dict[str, Any]:
+    """A ``last.pt``, refused in one line if it lacks a part (a model file copied over it, say)."""
+    state = read_checkpoint(path)
+    missing = [key for key in CHECKPOINT_KEYS if key not in state] if isinstance(state, dict) else CHECKPOINT_KEYS
+    if missing:
+        raise ValueError(f"{path}: not a training checkpoint (no '{missing[0]}')")
+    return state
+
+
+def _epoch_weights(exp: Path) -> dict[int, Path]:
+    """The ``epoch-N.pt`` files in ``exp`` by epoch.
+
+    Only the names training writes count: a user's ``epoch-1.backup.pt`` or
+    ``epoch-best.pt`` is neither parsed nor ever deleted.
+    """
+    return {int(match[1]): path for path in exp.glob("epoch-*.pt")
+            if (match := re.fullmatch(r"epoch-([1-9][0-9]*)\.pt", path.name))}
+
+
+def _open_exp(exp: Path, resume: bool, overwrite: bool) -> tuple[Path, dict[str, Any]] | None:
+    """Create ``exp``; return the checkpoint to resume from, if any.
+
+    An exp dir that already holds a run is refused unless ``resume`` (carry
+    on) or ``overwrite`` (remove that run's files, only the ones training
+    writes, and start afresh) says what to do with it: a forgotten flag must
+    not silently replace days of training.
+    """
+    exp.mkdir(parents=True, exist_ok=True)
+    if resume:
+        return _latest_checkpoint(exp)
+    if overwrite:
+        for path in [*(exp / name for name in OWN_FILES), *_epoch_weights(exp).values()]:
+            path.unlink(missing_ok=True)
+        return None
+    found = [exp / name for name in RUN_FILES if (exp / name).exists()] + list(_epoch_weights(exp).values())
+    if found:
+        raise ValueError(f"{exp}: holds a training run already ({found[0].name}): "
+                         "--resume continues it, --overwrite starts afresh in its place")
+    return None
 
 
 def _save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -190,30 +238,32 @@ def _save_checkpoint(state: dict[str, Any], path: Path) -> None:
     atomic_save(state, path)
 
 
-def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_dir: str | Path, resume: bool) -> Path:
+def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_dir: str | Path, resume: bool,
+          overwrite: bool = False) -> Path:
     """Train a model; returns the path of the last checkpoint.
 
     ``exp_dir`` receives ``train.yaml``, ``tokens.txt``, ``train.log``,
     ``history.json``, ``train.png``, ``last.pt`` (full state, for
     ``--resume``; ``last.prev.pt`` is the one before) and ``epoch-N.pt``
-    weights of the best epochs by dev CER.  Under ``torchrun`` (WORLD_SIZE > 1)
-    every process calls this, and rank 0 alone writes these files.
+    weights of the best epochs by dev CER.  If it holds a run already, one of
+    ``resume`` and ``overwrite`` must say whether to continue or replace it.
+    Under ``torchrun`` (WORLD_SIZE > 1) every process calls this, and rank 0
+    alone writes these files.
     """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: continue the run, or replace it")
     device_type = _device_type(config.device)
     world = distributed.init(device_type)
     device = torch.device("cuda", world.local_rank) if device_type == "cuda" else torch.device("cpu")
     try:
-        return _train(config, train_dir, dev_dir, Path(exp_dir), resume, world, device)
+        return _train(config, train_dir, dev_dir, Path(exp_dir), resume, overwrite, world, device)
     finally:
         distributed.finish(world)
 
 
 def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp: Path, resume: bool,
-           world: World, device: torch.device) -> Path:
-    if world.is_main:
-        exp.mkdir(parents=True, exist_ok=True)
-        _add_file_log(exp / "train.log")
-    else:
+           overwrite: bool, world: World, device: torch.device) -> Path:
+    if not world.is_main:
         logging.getLogger("asr").setLevel(logging.WARNING)  # one copy of the progress log, from rank 0
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -224,7 +274,10 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
     tokenizer = Tokenizer.from_texts(train_data.text.values())
     last_path = exp / "last.pt"
     state: dict[str, Any] | None = None
-    found = distributed.on_main(world, lambda: _latest_checkpoint(exp) if resume else None)
+    # After the data checks: --overwrite must not remove a run for a training that cannot start.
+    found = distributed.on_main(world, lambda: _open_exp(exp, resume, overwrite))
+    if world.is_main:
+        _add_file_log(exp / "train.log")
     if found is not None:
         resumed_from, state = found
         tokenizer = Tokenizer(tuple(state["spec"]["tokens"]))
@@ -356,8 +409,8 @@ def _keep_best_weights(exp: Path, epoch: int, model: AcousticModel, history: lis
     keep = best_epochs(history, n)
     if epoch in keep:
         atomic_save(model.state_dict(), exp / f"epoch-{epoch}.pt")
-    for path in exp.glob("epoch-*.pt"):
-        if int(path.stem.split("-")[1]) not in keep:
+    for kept, path in _epoch_weights(exp).items():
+        if kept not in keep:
             path.unlink()
 
 
@@ -372,8 +425,10 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[in
     if found is None:
         raise FileNotFoundError(f"{exp}: no last.pt (has training run?)")
     checkpoint, state = found
+    spec = RecognizerSpec.from_dict(state["spec"], str(checkpoint))
     wanted = best_epochs(state["history"], n)
-    epochs = [e for e in wanted if (exp / f"epoch-{e}.pt").exists()]
+    kept = _epoch_weights(exp)
+    epochs = [e for e in wanted if e in kept]
     if not epochs:
         raise FileNotFoundError(f"{exp}: no epoch-N.pt weights to average")
     if len(epochs) < len(wanted):
@@ -381,10 +436,10 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[in
                     exp, len(epochs), len(wanted), sorted(set(wanted) - set(epochs)), state["config"].get("keep_best"))
     averaged: dict[str, torch.Tensor] = {}
     for e in epochs:
-        weights = read_checkpoint(exp / f"epoch-{e}.pt")
+        weights = read_checkpoint(kept[e])
+        check_weights(spec.model, weights, str(kept[e]))
         for name, tensor in weights.items():
             averaged[name] = averaged.get(name, 0) + tensor.double() / len(epochs)
-    spec = RecognizerSpec.from_dict(state["spec"], str(checkpoint))
     spec.info = {"averaged_epochs": epochs, "history": state["history"], "config": state["config"]}
     save_model(out, spec, {name: t.float() for name, t in averaged.items()})
     return epochs

@@ -1,6 +1,8 @@
 import pytest
 import torch
+import yaml
 
+from asr.cli import main as cli
 from asr.config import from_dict
 from asr.package import load_recognizer, read_checkpoint
 from asr.precision import amp_dtype
@@ -80,3 +82,50 @@ def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path, caplog):
     assert log_probs.dtype == torch.float32 and torch.allclose(log_probs.exp().sum(-1), torch.ones(30), atol=1e-3)
     with pytest.raises(ValueError, match="inter_ctc_weight"):
         from_dict(TrainConfig, {"inter_ctc_weight": 1.0})
+
+
+def test_a_run_is_replaced_only_with_overwrite(mini_data, tmp_path, capsys):
+    """Without --resume or --overwrite an exp dir holding a run is refused; --overwrite removes only our files."""
+    train_dir, dev_dir, exp = mini_data / "train", mini_data / "dev", tmp_path / "exp"
+    train(from_dict(TrainConfig, {**TINY, "epochs": 2}), train_dir, dev_dir, exp, resume=False)
+    (exp / "notes.txt").write_text("mine")
+    last = (exp / "last.pt").read_bytes()
+    with pytest.raises(ValueError, match=f"^{exp}: holds a training run already \\(last.pt\\): --resume .*--overwrite"):
+        train(from_dict(TrainConfig, TINY), train_dir, dev_dir, exp, resume=False)
+    with pytest.raises(ValueError, match="--resume and --overwrite contradict each other"):
+        train(from_dict(TrainConfig, TINY), train_dir, dev_dir, exp, resume=True, overwrite=True)
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    args = ["train", "--config", str(config), "--train", str(train_dir), "--dev", str(dev_dir), "--exp", str(exp)]
+    assert cli(args) == 1
+    assert "--resume continues it, --overwrite starts afresh" in capsys.readouterr().err
+    assert (exp / "last.pt").read_bytes() == last  # nothing was touched
+    assert cli([*args, "--overwrite", "--epochs", "1"]) == 0
+    assert [h["epoch"] for h in read_checkpoint(exp / "last.pt")["history"]] == [1]
+    assert sorted(p.name for p in exp.glob("*.pt")) == ["epoch-1.pt", "last.pt"]  # last.prev.pt, epoch-2.pt gone
+    assert (exp / "notes.txt").read_text() == "mine"
+    assert "epoch 2:" not in (exp / "train.log").read_text()  # the log is the new run's
+
+
+def test_files_of_the_user_named_like_weights_are_left_alone(mini_data, tmp_path):
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    mine = ["epoch-1.backup.pt", "epoch-best.pt", "epoch-01.pt"]
+    for name in mine:
+        (exp / name).write_text("mine")
+    train(from_dict(TrainConfig, {**TINY, "epochs": 2, "keep_best": 1}), mini_data / "train", mini_data / "dev", exp,
+          resume=False)
+    assert all((exp / name).read_text() == "mine" for name in mine)
+    assert len(list(exp.glob("epoch-[12].pt"))) == 1
+    history = read_checkpoint(exp / "last.pt")["history"]
+    assert average_checkpoints(exp, 1, tmp_path / "model.pt") == best_epochs(history, 1)
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1"])
+def test_epochs_below_one_are_refused(mini_data, tmp_path, capsys, epochs):
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    assert cli(["train", "--config", str(config), "--train", str(mini_data / "train"), "--dev", str(mini_data / "dev"),
+                "--exp", str(tmp_path / "exp"), "--epochs", epochs]) == 1
+    assert capsys.readouterr().err == f"asr train: error: epochs must be at least 1, got {epochs}\n"
+    assert not (tmp_path / "exp").exists()

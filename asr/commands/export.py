@@ -20,10 +20,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from asr.decoding import load_decode_config
-    from asr.package import RecognizerSpec, read_checkpoint, save_model
+    from asr.package import read_model, save_model
 
-    values = read_checkpoint(args.model)
-    spec = RecognizerSpec.from_dict(values, args.model)
+    spec, state = read_model(args.model)
     if args.decode_config:
         config = load_decode_config(args.decode_config)
         spec.decoding = {
@@ -31,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
             "lexicon": Path(config.lexicon).read_text(encoding="utf-8") if config.lexicon else None,
             "lm": Path(config.lm).read_text(encoding="utf-8") if config.lm else None,
         }
-    state = values["state_dict"]
     if args.half:
         state = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in state.items()}
     save_model(args.out, spec, state)

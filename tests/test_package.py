@@ -1,0 +1,119 @@
+"""Model files and checkpoints: saves that fail leave nothing behind, and files asr cannot use are
+refused in one line naming the file and the fault (built here from the shipped model's contents)."""
+
+import errno
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import torch
+
+import asr
+from asr.cli import main as cli
+from asr.config import to_dict
+from asr.package import atomic_save, load_recognizer, read_checkpoint
+from asr.training import TrainConfig, average_checkpoints
+
+SHIPPED = Path(asr.__file__).parent / "models" / "an4.pt"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, Any]:
+    return read_checkpoint(SHIPPED)
+
+
+def _copy(shipped: dict[str, Any]) -> dict[str, Any]:
+    """The shipped model file's contents, with a state_dict of its own to cut."""
+    return {**shipped, "state_dict": dict(shipped["state_dict"])}
+
+
+@pytest.mark.parametrize("failure", [
+    RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"),  # torch on a full disk
+    OSError(errno.ENOSPC, "No space left on device"),
+])
+def test_a_failed_save_removes_its_temp_file_and_names_the_file(tmp_path, monkeypatch, failure):
+    path = tmp_path / "last.pt"
+    path.write_bytes(b"the previous checkpoint")
+
+    def full_disk(obj: Any, f: Path) -> None:  # part of the file written, then the error
+        Path(f).write_bytes(b"part")
+        raise failure
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match=f"^{re.escape(str(path))}: cannot save \\(.+\\)$"):
+        atomic_save({"epoch": 1}, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    assert path.read_bytes() == b"the previous checkpoint"
+
+
+def test_a_save_onto_a_directory_fails_without_leaving_a_temp_file(tmp_path):
+    (tmp_path / "epoch-3.pt").mkdir()
+    with pytest.raises(OSError, match=f"^{re.escape(str(tmp_path / 'epoch-3.pt'))}: cannot save"):
+        atomic_save({"w": torch.zeros(2)}, tmp_path / "epoch-3.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["epoch-3.pt"]
+
+
+def _drop(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda values: values.pop(key)
+
+
+@pytest.mark.parametrize("change, message", [
+    (_drop("tokens"), "no 'tokens' in the file"),
+    (lambda values: values["state_dict"].pop("output.weight"),
+     "weights do not fit the model config: missing output.weight"),
+    (lambda values: values["state_dict"].update({"lm_head.weight": torch.zeros(2)}),
+     "weights do not fit the model config: unexpected lm_head.weight"),
+    (lambda values: values["state_dict"].update({"output.bias": torch.zeros(5)}),
+     "weights do not fit the model config: misshapen output.bias (5,) (the model config wants (28,))"),
+    (lambda values: values.update(tokens=values["tokens"][:-1]), "27 tokens, but the model has 28 outputs"),
+    (lambda values: values.update(format="asr-model-2"),
+     "made by a newer version of asr (format asr-model-2; this version reads asr-model-1)"),
+])
+def test_damaged_and_newer_model_files_are_refused_in_one_line(shipped, tmp_path, capsys, change, message):
+    values = _copy(shipped)
+    change(values)
+    path = tmp_path / "model.pt"
+    torch.save(values, path)
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{path}: {message}')}") as error:
+        load_recognizer(path)
+    assert "\n" not in str(error.value)
+    assert cli(["export", "--model", str(path), "--out", str(tmp_path / "out.pt")]) == 1
+    assert capsys.readouterr().err == f"asr export: error: {error.value}\n"
+    assert not (tmp_path / "out.pt").exists()
+
+
+@pytest.mark.parametrize("content", [torch.zeros(3), {"output.weight": torch.zeros(2)}],
+                         ids=["a tensor", "bare weights"])
+def test_foreign_files_are_not_asr_model_files(tmp_path, content):
+    path = tmp_path / "model.pt"
+    torch.save(content, path)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: not an asr model file"):
+        load_recognizer(path)
+
+
+def test_average_refuses_epoch_weights_that_do_not_fit_the_model(shipped, tmp_path, capsys):
+    """An exp dir made from the shipped model: its spec in last.pt, its weights less one as epoch-1.pt."""
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    spec = {key: value for key, value in shipped.items() if key != "state_dict"}
+    torch.save({"config": to_dict(TrainConfig()), "spec": spec, "model": {}, "optimizer": {}, "scheduler": {},
+                "epoch": 1, "history": [{"epoch": 1, "dev_cer": 0.1, "dev_loss": 1.0}]}, exp / "last.pt")
+    weights = dict(shipped["state_dict"])
+    del weights["output.weight"]
+    torch.save(weights, exp / "epoch-1.pt")
+    message = f"{exp / 'epoch-1.pt'}: weights do not fit the model config: missing output.weight"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        average_checkpoints(exp, 1, tmp_path / "model.pt")
+    assert cli(["average", "--exp", str(exp), "--best", "1", "--out", str(tmp_path / "model.pt")]) == 1
+    assert capsys.readouterr().err == f"asr average: error: {message}\n"
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_average_refuses_a_model_file_in_place_of_its_checkpoint(shipped, tmp_path):
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    torch.save(shipped, exp / "last.pt")
+    message = f"{exp / 'last.pt'}: not a training checkpoint (no 'config')"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        average_checkpoints(exp, 1, tmp_path / "model.pt")
