@@ -313,9 +313,6 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
     model = AcousticModel(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     amp = amp_dtype(config.amp, device)
-    if config.amp != "none" and amp is None:
-        log.warning("amp %s needs CUDA, or bf16 on a CPU with native bf16: training in float32 on %s",
-                    config.amp, device)
     # Loss scaling for bf16 too: autocast runs cuDNN's LSTM in float16 whatever its dtype.
     scaler = torch.amp.GradScaler(device.type, enabled=amp is not None and device.type == "cuda")
     reader = FeatureReader(mean, inv_std, cache=config.cache_features)

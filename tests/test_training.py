@@ -61,16 +61,12 @@ def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, m
     assert "averaging 2 of the 3 best epochs" in caplog.text
 
 
-def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path, caplog):
+def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path):
     """Self-conditioned intermediate CTC trains (in bf16 where the CPU has it) and the model decodes."""
     config = from_dict(TrainConfig, {**TINY, "epochs": 2, "amp": "bf16", "inter_ctc_weight": 0.5,
                                      "model": {**TINY["model"], "inter_ctc_layers": [1], "self_condition": True}})
-    with caplog.at_level("WARNING", logger="asr"):
-        last = train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=False)
+    last = train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=False)
     native = amp_dtype("bf16", torch.device("cpu")) is not None
-    with pytest.raises(ValueError, match="amp must be one of none, bf16, fp16, got 'fp8'"):
-        amp_dtype("fp8", torch.device("cpu"))  # e.g. a model file from a newer version
-    assert ("needs CUDA, or bf16 on a CPU with native bf16" in caplog.text) != native
     history = read_checkpoint(last)["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     average_checkpoints(tmp_path / "exp", 1, tmp_path / "model.pt")

@@ -51,7 +51,7 @@ def run(procs: int, config: Path, train: Path, dev: Path, exp: Path, threads: in
     """Train under torchrun with ``procs`` processes; frames, seconds and steps summed over the epochs."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}",
                "-m", "asr", "train", "--config", str(config), "--train", str(train), "--dev", str(dev),
-               "--exp", str(exp)]
+               "--exp", str(exp), "--overwrite"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode:

@@ -35,7 +35,7 @@ word_scores=-2,-1,0,1,2,3,4,5
 sil_scores=-4,-3,-2,-1,0,1
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
-if [ "$force" = true ]; then resume=; else resume=--resume; fi  # --force true retrains from scratch
+if [ "$force" = true ]; then resume=--overwrite; else resume=--resume; fi  # --force true retrains from scratch
 # The corpus path is relative to where run.sh was called from; the others to this folder.
 if [ -n "$an4_root" ] && [[ "$an4_root" != /* ]]; then an4_root=$caller_dir/$an4_root; fi
 

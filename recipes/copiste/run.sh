@@ -35,7 +35,7 @@ lm_weights=0.5,0.75,1.0,1.25  # grids searched on dev (by CER), never on test
 sil_scores=-1,0,1
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
-if [ "$force" = true ]; then resume=; else resume=--resume; fi  # --force true retrains from scratch
+if [ "$force" = true ]; then resume=--overwrite; else resume=--resume; fi  # --force true retrains from scratch
 case $corpus in
   copiste) root=$copiste_root; prepare_opts=() ;;
   iam) root=$iam_root; prepare_opts=()

@@ -46,7 +46,7 @@ lm_weights=0.25,0.5,0.75,1,1.5  # grids searched on $dev_set, never on a test se
 word_scores=-1,0,1,2
 source ../../tools/parse_options.sh
 source ../../tools/step.sh
-if [ "$force" = true ]; then resume=; else resume=--resume; fi  # --force true retrains from scratch
+if [ "$force" = true ]; then resume=--overwrite; else resume=--resume; fi  # --force true retrains from scratch
 # The corpus and LM text paths are relative to where run.sh was called from; the others to this folder.
 if [ -n "$librispeech_root" ] && [[ "$librispeech_root" != /* ]]; then librispeech_root=$caller_dir/$librispeech_root; fi
 if [ -n "$lm_text" ] && [[ "$lm_text" != /* ]]; then lm_text=$caller_dir/$lm_text; fi
