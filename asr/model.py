@@ -124,7 +124,8 @@ class ConvFrontEnd(nn.Module):
         return x * (steps < lengths.to(x.device).unsqueeze(1)).view(x.shape[0], 1, 1, -1)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self._mask(feats.transpose(1, 2).unsqueeze(1), lengths)  # (B, 1, D, T)
+        # Channels-last: oneDNN's conv and pooling kernels for few channels are about 2x faster in it.
+        x = self._mask(feats.transpose(1, 2).unsqueeze(1), lengths).contiguous(memory_format=torch.channels_last)
         for block, width in zip(self.blocks, self.widths):
             lengths = lengths // width
             x = self._mask(block(x), lengths)
