@@ -3,12 +3,16 @@
 torchaudio 2.11's ``load`` needs FFmpeg through torchcodec, so audio is read
 with ``soundfile`` (libsndfile: wav, flac, ogg, mp3) and resampled with
 ``soxr``.  A Kaldi ``wav.scp`` value ending in ``|`` is a command whose
-standard output is the audio, as in Kaldi's extended filenames.
+standard output is the audio, as in Kaldi's extended filenames; only a
+caller reading a ``wav.scp`` value may ask for that (``allow_pipe``): a
+path from the command line, stdin or a directory listing is always a file,
+so that a file named ``x; rm -rf ~ |`` is never run.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 from pathlib import Path
 
@@ -16,34 +20,61 @@ import numpy as np
 import soundfile
 import soxr
 
+log = logging.getLogger(__name__)
+
+# Float files a little over full scale are common (mixing, resampling
+# overshoot); a peak beyond this means the samples are not in the [-1, 1]
+# convention and features will be off, which is worth a warning.
+MAX_PEAK = 2.0
+
 
 class AudioError(ValueError):
     """An audio file that cannot be read or holds no samples."""
 
 
-def read_audio(source: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Return mono float32 samples in [-1, 1] at ``sample_rate``.
+def read_audio(source: str | Path, sample_rate: int = 16000, *, allow_pipe: bool = False) -> np.ndarray:
+    """Return mono float32 samples at ``sample_rate``, nominally in [-1, 1].
 
-    ``source`` is a path or a Kaldi pipe (``cmd args |``).  Errors name the
-    source and say what is wrong, so callers can report and skip.
+    ``source`` is a path; with ``allow_pipe`` (a ``wav.scp`` value, and
+    nothing else) it may also be a Kaldi pipe (``cmd args |``).  Errors name
+    the source and say what is wrong, so callers can report and skip.
+    Non-finite samples are an error (they would silently give an empty
+    transcript); a peak far beyond full scale is only a warning.
     """
-    text = str(source).strip()
+    text = str(source).strip() if allow_pipe else str(source)
     try:
-        if text.endswith("|"):
-            result = subprocess.run(text[:-1], shell=True, capture_output=True, check=False)
-            if result.returncode != 0:
-                raise AudioError(f"{text}: command failed: {result.stderr.decode(errors='replace').strip()}")
-            samples, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
+        if allow_pipe and text.endswith("|"):
+            samples, rate = soundfile.read(io.BytesIO(_run_pipe(text)), dtype="float32", always_2d=True)
         else:
-            if not Path(text).exists():
-                raise AudioError(f"{text}: no such file")
-            samples, rate = soundfile.read(text, dtype="float32", always_2d=True)
+            with open(text, "rb") as file:
+                samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
+    except FileNotFoundError:
+        raise AudioError(f"{text}: no such file") from None
+    except PermissionError:
+        raise AudioError(f"{text}: permission denied") from None
+    except IsADirectoryError:
+        raise AudioError(f"{text}: is a directory, not an audio file") from None
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise AudioError(f"{text}: unreadable audio ({error})") from None
+    except OSError as error:
+        raise AudioError(f"{text}: cannot read ({error.strerror or error})") from None
     if samples.shape[0] == 0:
         raise AudioError(f"{text}: no samples")
+    if not np.isfinite(samples).all():
+        raise AudioError(f"{text}: non-finite samples (NaN or inf)")
+    peak = float(np.abs(samples).max())
+    if peak > MAX_PEAK:
+        log.warning("%s: out-of-range amplitude (peak %.3g, expected within +-1); transcribing it as it is", text, peak)
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     return resample(mono, rate, sample_rate)
+
+
+def _run_pipe(command: str) -> bytes:
+    """Standard output of a Kaldi pipe ``cmd args |`` (a trusted ``wav.scp`` value)."""
+    result = subprocess.run(command[:-1], shell=True, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise AudioError(f"{command}: command failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
 
 
 def cut_segment(

@@ -8,7 +8,7 @@ extraction can tell the two apart without being told.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Union
 
@@ -58,7 +58,8 @@ def normalization(config: FeatureConfig, cmvn: np.ndarray | torch.Tensor) -> tup
 
 # Segments of one recording come one after another (utterance ids start with the
 # recording's, as in Kaldi), so keeping the last recording reads each once.
-_read_recording = lru_cache(maxsize=1)(read_audio)
+# ``source`` is always a wav.scp value here, so a Kaldi pipe (``cmd |``) is allowed.
+_read_recording = lru_cache(maxsize=1)(partial(read_audio, allow_pipe=True))
 
 
 def compute_features(source: str, config: FeatureConfig, speed: float = 1.0, segment: Segment | None = None
@@ -67,7 +68,7 @@ def compute_features(source: str, config: FeatureConfig, speed: float = 1.0, seg
     if isinstance(config, ImageConfig):
         return image_features(read_image(source), config)
     if segment is None:
-        samples = read_audio(source, config.sample_rate)
+        samples = read_audio(source, config.sample_rate, allow_pipe=True)
     else:
         recording = _read_recording(source, config.sample_rate)
         try:

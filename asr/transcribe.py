@@ -30,6 +30,9 @@ from asr.package import Recognizer, load_recognizer
 DEFAULT_MODEL = Path(__file__).parent / "models" / "an4.pt"
 # Peak amplitude below which a recording is taken as silent (-60 dBFS).
 SILENCE_PEAK = 1e-3
+# Shortest --max-segment: pieces must stay utterance-like (the model was
+# trained on 0.5-20 s utterances); a smaller limit only shreds words.
+MIN_SEGMENT = 1.0
 
 
 @dataclass
@@ -41,6 +44,16 @@ class Transcript:
     words: list[WordTiming] = field(default_factory=list)
     duration: float = 0.0
     error: str | None = None
+
+
+def check_max_segment(seconds: float, name: str = "max_segment") -> float:
+    """``seconds`` if it is a usable piece length, else a one-line ValueError naming the setting ``name``.
+
+    A tiny limit would cut speech into slivers no model can read; NaN is refused too.
+    """
+    if not seconds >= MIN_SEGMENT:
+        raise ValueError(f"{name} must be at least {MIN_SEGMENT:g} s, got {seconds:g}")
+    return seconds
 
 
 def split_on_silence(
@@ -56,11 +69,17 @@ def split_on_silence(
     recording's quiet floor (its 10th percentile).  A piece still longer
     than ``max_segment`` is split where the energy is lowest in its middle
     half.  Returns (start, end) sample indices covering all samples.
+
+    Any ``max_segment`` terminates (callers validate it against
+    :data:`MIN_SEGMENT`): a piece shorter than four 10 ms frames is never
+    split, and a longer one always has a frame boundary strictly inside its
+    middle half, so every split gives two non-empty, strictly shorter pieces.
     """
-    limit = int(max_segment * rate)
-    if len(samples) <= limit:
-        return [(0, len(samples))]
     hop = max(1, int(0.01 * rate))
+    min_split = 4 * hop
+    limit = max_segment * rate
+    if len(samples) <= limit or len(samples) < min_split:
+        return [(0, len(samples))]
     frames = len(samples) // hop
     energy = np.square(samples[: frames * hop].astype(np.float64)).reshape(frames, hop).mean(axis=1)
     width = max(1, int(window / 0.01))
@@ -79,12 +98,13 @@ def split_on_silence(
     pieces, todo = [], [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
     while todo:
         start, end = todo.pop()
-        if end - start <= limit:
+        if end - start <= limit or end - start < min_split:
             pieces.append((start, end))
             continue
-        lo = (start + (end - start) // 4) // hop
-        hi = max(lo + 1, (end - (end - start) // 4) // hop)
-        cut = (lo + int(np.argmin(level[lo:hi]))) * hop
+        # Frame boundaries in the middle half: at least one, as the half spans >= 2 frames.
+        lo = -(-(start + (end - start) // 4) // hop)
+        hi = (end - (end - start) // 4) // hop
+        cut = (lo + int(np.argmin(level[lo : hi + 1]))) * hop
         todo += [(cut, end), (start, cut)]
     return sorted(pieces)
 
@@ -98,6 +118,15 @@ class Model:
         self.max_segment = max_segment
         self.configure(config or recognizer_decode_config(recognizer, Path(self._assets.name)))
 
+    @property
+    def max_segment(self) -> float:
+        """Seconds above which a recording is cut at its pauses (at least :data:`MIN_SEGMENT`)."""
+        return self._max_segment
+
+    @max_segment.setter
+    def max_segment(self, seconds: float) -> None:
+        self._max_segment = check_max_segment(seconds)
+
     def configure(self, config: DecodeConfig) -> None:
         """Decode from now on with ``config`` (greedy, beam, lexicon, LM)."""
         self.config = config
@@ -110,40 +139,45 @@ class Model:
             raise ValueError(result.error)
         return result
 
-    def transcribe_files(self, paths: Iterable[str | Path], batch_files: int = 16) -> Iterator[Transcript]:
-        """One transcript per input, in input order; failures carry ``error`` and do not stop the rest."""
+    def transcribe_files(self, paths: Iterable[str | Path], batch_files: int = 16, allow_pipe: bool = False
+                         ) -> Iterator[Transcript]:
+        """One transcript per input, in input order; failures carry ``error`` and do not stop the rest.
+
+        ``allow_pipe`` is for ``wav.scp`` values only, which may be Kaldi
+        pipes (``cmd |``, run by the shell); otherwise every input is a file.
+        """
         chunk: list[str] = []
         for path in paths:
             chunk.append(str(path))
             if len(chunk) == batch_files:
-                yield from self._transcribe_chunk(chunk)
+                yield from self._transcribe_chunk(chunk, allow_pipe)
                 chunk = []
         if chunk:
-            yield from self._transcribe_chunk(chunk)
+            yield from self._transcribe_chunk(chunk, allow_pipe)
 
     @property
     def reads_images(self) -> bool:
         """Whether this is a handwriting model (inputs are line images, not audio)."""
         return isinstance(self.recognizer.spec.features, ImageConfig)
 
-    def _pieces(self, result: Transcript) -> list[tuple[float, torch.Tensor]]:
+    def _pieces(self, result: Transcript, allow_pipe: bool) -> list[tuple[float, torch.Tensor]]:
         """(offset in seconds, features) of the utterance-like pieces of one input."""
         features = self.recognizer.spec.features
         if isinstance(features, ImageConfig):
             return [(0.0, image_features(read_image(result.source), features))]
-        samples = read_audio(result.source, features.sample_rate)
+        samples = read_audio(result.source, features.sample_rate, allow_pipe=allow_pipe)
         result.duration = len(samples) / features.sample_rate
         if np.abs(samples).max() < SILENCE_PEAK:
             raise AudioError(f"{result.source}: silent audio (peak below -60 dBFS), nothing to transcribe")
         return [(start / features.sample_rate, fbank(samples[start:end], features))
                 for start, end in split_on_silence(samples, features.sample_rate, self.max_segment)]
 
-    def _transcribe_chunk(self, paths: list[str]) -> Iterator[Transcript]:
+    def _transcribe_chunk(self, paths: list[str], allow_pipe: bool) -> Iterator[Transcript]:
         results = [Transcript(p) for p in paths]
         pieces: list[tuple[int, float, torch.Tensor]] = []  # (result index, offset in s, features)
         for i, result in enumerate(results):
             try:
-                pieces += [(i, offset, feats) for offset, feats in self._pieces(result)]
+                pieces += [(i, offset, feats) for offset, feats in self._pieces(result, allow_pipe)]
             except (AudioError, ImageError, ValueError) as error:
                 result.error = str(error) if result.source in str(error) else f"{result.source}: {error}"
         log_probs = self.recognizer.log_probs([feats for _, _, feats in pieces])

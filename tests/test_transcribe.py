@@ -40,6 +40,26 @@ def test_split_on_silence_cuts_long_audio_in_pauses(an4_wavs):
     assert split_on_silence(samples[:16000], 16000, 20.0) == [(0, 16000)]
 
 
+@pytest.mark.parametrize("max_segment", [0.0, -1.0, 0.005, 0.02, 0.3])
+@pytest.mark.parametrize("length", [1, 30, 159, 640, 16000])
+def test_split_on_silence_ends_for_any_limit(an4_wavs, monkeypatch, max_segment, length):
+    """Every split makes progress, so even a limit of 0 or below ends, with pieces covering all samples."""
+    samples = read_audio(an4_wavs[0])[:length]
+    splits = []
+    real_argmin = np.argmin
+
+    def counted_argmin(*args, **kwargs):  # a guard instead of a hang: a split that makes progress
+        splits.append(1)                  # can happen at most once per sample
+        assert len(splits) <= length, "split_on_silence is not making progress"
+        return real_argmin(*args, **kwargs)
+
+    monkeypatch.setattr(np, "argmin", counted_argmin)
+    pieces = split_on_silence(samples, 16000, max_segment)
+    assert pieces[0][0] == 0 and pieces[-1][1] == length
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:])) and all(end > start for start, end in pieces)
+    assert all(end - start <= max(max_segment * 16000, 640) for start, end in pieces)
+
+
 def test_model_transcribes_files_and_reports_bad_ones(tiny_model, an4_wavs, tmp_path):
     soundfile.write(tmp_path / "silent.wav", np.zeros(16000, dtype=np.float32), 16000)
     (tmp_path / "empty.wav").write_bytes(b"")

@@ -3,17 +3,23 @@ or, with a handwriting model, images of text lines (png, jpg, ...): text or JSON
 
 Inputs are audio files (wav, flac, ogg, mp3; any sample rate, any channels)
 or line images, directories (searched for audio, or for images with a
-handwriting model), '-' (paths read from stdin) or Kaldi wav.scp / images.scp
-files (*.scp).  Without --model, the pretrained AN4 model that ships
-with the toolkit is used (AN4's vocabulary only: letters, digits, a few
-command words).  A file that cannot be transcribed is reported on stderr in
-one line and the others still are; the exit status is 1 if any failed.
+handwriting model), '-' (paths read from stdin, one a line) or Kaldi
+wav.scp / images.scp files (*.scp).  Only a wav.scp value may be a Kaldi
+pipe ('cmd args |'); any other input is a file, whatever its name.  Without
+--model, the pretrained AN4 model that ships with the toolkit is used (AN4's
+vocabulary only: letters, digits, a few command words).  A file that cannot
+be transcribed, or whose transcript cannot be written, is reported on
+stderr in one line and the others still are; the exit status is 1 if any
+failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from dataclasses import dataclass
+from itertools import chain, groupby
 from pathlib import Path
 from typing import Iterator
 
@@ -22,60 +28,147 @@ from asr.commands.decode import add_decode_arguments, config_from_args
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".aiff", ".aif", ".au")
 
 
+@dataclass(frozen=True)
+class Input:
+    """One thing to transcribe.
+
+    ``source`` is a path, or with ``from_scp`` a wav.scp/images.scp value
+    (the only kind that may be a Kaldi pipe); ``name`` is what its output
+    file is called under --output-dir (the file's stem, or the scp key).
+    """
+
+    source: str
+    name: str
+    from_scp: bool = False
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from asr.transcribe import MIN_SEGMENT
+
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="audio file (or line image), directory, wav.scp/images.scp, or - for stdin")
     parser.add_argument("--model", help="model file (default: the pretrained AN4 model)")
     parser.add_argument("--format", choices=["txt", "json", "ctm", "srt"], default="txt", help="output format")
-    parser.add_argument("--output-dir", help="write one file per input here (NAME.FORMAT) instead of stdout")
+    parser.add_argument("--output-dir",
+                        help="write one file per input here instead of stdout: NAME.FORMAT, NAME being the input's "
+                             "file name without extension (an scp entry's id); when an earlier input or an input "
+                             "file already has that name, NAME-2.FORMAT, NAME-3.FORMAT, ... in input order")
     parser.add_argument("--max-segment", type=float, default=20.0,
-                        help="longer recordings are cut at pauses into pieces of at most this many seconds")
+                        help="longer recordings are cut at pauses into pieces of at most this many seconds "
+                             f"(at least {MIN_SEGMENT:g})")
     add_decode_arguments(parser)
 
 
-def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Iterator[str]:
-    """Paths (or Kaldi pipes) named by the inputs, in order; directories give their files with ``suffixes``."""
+def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Iterator[Input]:
+    """The inputs named on the command line, in order; directories give their files with ``suffixes``.
+
+    Paths read from stdin lose only their line ending: a name may begin or
+    end with spaces, and is a file even when it ends in '|'.
+    """
     from asr.datadir import read_table
 
     for item in inputs:
         path = Path(item)
         if item == "-":
-            yield from (line.strip() for line in sys.stdin if line.strip())
+            lines = (line.rstrip("\r\n") for line in sys.stdin)
+            yield from (Input(line, Path(line).stem) for line in lines if line.strip())
         elif path.is_dir():
-            yield from (str(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in suffixes)
+            yield from (Input(str(p), p.stem) for p in sorted(path.rglob("*")) if p.suffix.lower() in suffixes)
         elif path.suffix == ".scp" and path.is_file():
-            yield from read_table(path).values()
+            yield from (Input(value, key, from_scp=True) for key, value in read_table(path).items())
         else:
-            yield item
+            yield Input(item, path.stem)
+
+
+def output_paths(inputs: list[Input], out_dir: Path, fmt: str) -> list[Path]:
+    """Where each input's transcript goes under ``out_dir`` (see --output-dir).
+
+    Every input gets a name, failed ones too, so that a rerun maps each input
+    to the same file; a name never replaces an input file, nor a case
+    variant of a taken name (case-insensitive file systems).
+    """
+    taken = {str(Path(item.source).resolve()).casefold() for item in inputs}
+    paths = []
+    for item in inputs:
+        stem = item.name.replace("/", "_") or "_"  # one file name, never a path out of out_dir
+        path, n = out_dir / f"{stem}.{fmt}", 1
+        while str(path.resolve()).casefold() in taken:
+            n += 1
+            path = out_dir / f"{stem}-{n}.{fmt}"
+        taken.add(str(path.resolve()).casefold())
+        paths.append(path)
+    return paths
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` through a temp file in the same dir and a rename: a kill or a full disk never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_stdout(text: str) -> None:
+    """Print one transcript now; a failed write (full disk) ends the run in one line, as every later one would fail."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # a reader such as `head` has gone: the CLI stops quietly
+        raise
+    except OSError as error:
+        raise ValueError(f"cannot write to stdout ({error.strerror or error})") from None
+
+
+def make_output_dir(out_dir: Path) -> None:
+    """Create --output-dir, with a one-line error if it cannot be (a regular file, no permission, ...)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--output-dir {out_dir}: exists and is not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--output-dir {out_dir}: cannot create it ({error.strerror or error})") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from asr.images import IMAGE_SUFFIXES
     from asr.output import render
     from asr.package import load_recognizer
-    from asr.transcribe import DEFAULT_MODEL, Model
+    from asr.transcribe import DEFAULT_MODEL, Model, check_max_segment
 
+    check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir:
+        make_output_dir(out_dir)
     model = Model(load_recognizer(args.model or DEFAULT_MODEL), max_segment=args.max_segment)
     if args.format in ("ctm", "srt"):
         model.recognizer.require_time_axis(args.model)
     # Decoding flags go on top of what the model file carries (its LM, tuned weights).
     model.configure(config_from_args(args, base=model.config))
-    out_dir = Path(args.output_dir) if args.output_dir else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    failed = 0
     suffixes = IMAGE_SUFFIXES if model.reads_images else AUDIO_SUFFIXES
-    for result in model.transcribe_files(expand_inputs(args.inputs, suffixes)):
+    inputs = list(expand_inputs(args.inputs, suffixes))  # all of them: output names must not clash with any
+    outputs = output_paths(inputs, out_dir, args.format) if out_dir else [None] * len(inputs)
+    # Consecutive scp values go together, as they may be pipes; other inputs are files.
+    results = chain.from_iterable(model.transcribe_files([item.source for item in group], allow_pipe=from_scp)
+                                  for from_scp, group in groupby(inputs, key=lambda item: item.from_scp))
+    failed = 0
+    for item, output, result in zip(inputs, outputs, results):
         if result.error:
             failed += 1
             print(f"asr transcribe: error: {result.error}", file=sys.stderr)
             continue
         text = render(args.format, result)
-        if out_dir:
-            (out_dir / f"{Path(result.source).stem}.{args.format}").write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+        if output is None:
+            write_stdout(text)
+            continue
+        try:
+            write_atomically(output, text)
+        except OSError as error:  # a full disk, a read-only dir: this input fails, the others may still fit
+            failed += 1
+            print(f"asr transcribe: error: {output}: cannot write the transcript of {item.source} "
+                  f"({error.strerror or error})", file=sys.stderr)
     if failed:
         print(f"asr transcribe: {failed} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
