@@ -13,10 +13,9 @@ import random
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import kaldiio
 import torch
 
-from asr.datadir import DataDir
+from asr.datadir import DataDir, load_feats
 from asr.text import Tokenizer, UnknownCharacterError
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def load_utterances(
         text = data.text.get(key, "")
         frames = data.num_frames.get(key)
         if frames is None:
-            frames = kaldiio.load_mat(data.feats[key]).shape[0]
+            frames = load_feats(data.feats[key], key).shape[0]
         labels: list[int] = []
         reason = None
         try:
@@ -142,7 +141,7 @@ class FeatureReader:
     def read(self, utt: Utterance) -> torch.Tensor:
         if self.cache is not None and utt.key in self.cache:
             return self.cache[utt.key]
-        feats = (torch.tensor(kaldiio.load_mat(utt.feats), dtype=torch.float32) - self.mean) * self.inv_std
+        feats = (torch.tensor(load_feats(utt.feats, utt.key), dtype=torch.float32) - self.mean) * self.inv_std
         if self.cache is not None:
             self.cache[utt.key] = feats
         return feats

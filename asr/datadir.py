@@ -8,16 +8,46 @@ start end``, seconds), ``wav.scp`` is keyed by recording and each utterance
 is a stretch of one, as in Kaldi.  Every stage calls :func:`validate_data_dir`
 first, so a fault is reported once, in one line naming the file, the line and
 the fault.
+
+Feature extraction adds ``feats.scp`` (``id ark:offset``), ``utt2num_frames``
+and ``dropped`` (``id reason``: the utterances whose input could not be
+read) beside the tables in :data:`SOURCE_TABLES`, which say what the
+utterances are and which it never rewrites in place: ``feats.scp`` may
+therefore hold fewer utterances than ``wav.scp``, and the stages after it
+work on the ``feats.scp`` ids.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import struct
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
+
+import kaldiio
+import numpy as np
 
 SOURCE_FILES = ("wav.scp", "images.scp")
+SOURCE_TABLES = (*SOURCE_FILES, "segments", "text", "utt2spk", "spk2utt")
+# ``ark:offset``, optionally with Kaldi's ``[rows]`` or ``[rows,cols]`` range after it.
+_ARK_OFFSET = re.compile(r"(?P<ark>.+):(?P<offset>\d+)(\[[0-9:, ]*\])?")
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Re-raise an OSError of the block naming ``path``, the file it writes.
+
+    A full disk fails a write with only "No space left on device", which
+    does not say which disk.
+    """
+    try:
+        yield
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
 
 
 def read_table(path: str | Path, allow_empty_value: bool = False) -> dict[str, str]:
@@ -50,8 +80,9 @@ def write_table(path: str | Path, table: dict[str, str]) -> None:
     """Write ``id value`` lines sorted by id (Kaldi's ``LC_ALL=C sort``)."""
     lines = [f"{key} {table[key]}\n" for key in sorted(table)]
     tmp = Path(f"{path}.{os.getpid()}.tmp")  # per process: two commands may write the same split at once
-    tmp.write_text("".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    with writing(path):
+        tmp.write_text("".join(lines), encoding="utf-8")
+        tmp.replace(path)
 
 
 @dataclass(frozen=True)
@@ -158,6 +189,46 @@ def _check_spk2utt(path: Path, utt2spk: dict[str, str]) -> None:
         raise ValueError(f"{path}: no line for speaker '{min(expected)}' of utt2spk ({len(expected)} missing)")
 
 
+def _check_feats_offsets(path: Path, feats: dict[str, str]) -> None:
+    """Every ``ark:offset`` of ``feats.scp`` must lie inside an existing ark: one ``stat`` per ark.
+
+    A feature run cut short, or arks moved or deleted, would otherwise
+    surface as a bare kaldiio error when training reaches the utterance.
+    Commands (``... |``) are not run here.
+    """
+    sizes: dict[str, int | None] = {}
+    for lineno, (utt, value) in enumerate(feats.items(), 1):
+        if value.endswith("|"):
+            continue
+        match = _ARK_OFFSET.fullmatch(value)
+        ark, offset = (match["ark"], int(match["offset"])) if match else (value, 0)
+        if ark not in sizes:
+            try:
+                sizes[ark] = os.stat(ark).st_size
+            except OSError:
+                sizes[ark] = None
+        size = sizes[ark]
+        if size is None:
+            raise ValueError(f"{path}:{lineno}: '{utt}' points into {ark}, which does not exist")
+        if offset >= size:
+            raise ValueError(f"{path}:{lineno}: '{utt}' points to byte {offset} of {ark}, which has {size} bytes")
+
+
+def load_feats(value: str, utt: str) -> np.ndarray:
+    """The feature matrix of one ``feats.scp`` entry (``ark:offset``), with a one-line error.
+
+    kaldiio reports a wrong offset as a bare AssertionError or a decoding
+    error of random bytes; this names the utterance, the entry and the fault.
+    """
+    try:
+        return kaldiio.load_mat(value)
+    except OSError as error:
+        fault = error.strerror or str(error)
+    except (AssertionError, EOFError, RuntimeError, ValueError, struct.error) as error:
+        fault = f"no Kaldi matrix there, a wrong offset or a damaged ark (kaldiio: {type(error).__name__})"
+    raise ValueError(f"utterance '{utt}': cannot read features '{value}': {fault}")
+
+
 def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool = False) -> DataDir:
     """Load and check a data dir: every file sorted, every id in every table.
 
@@ -199,13 +270,18 @@ def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool
         if extra:
             raise ValueError(f"{path}/{name}: '{extra[0]}' is not in {'segments' if segments else source_name} "
                              f"({len(extra)} extra)")
+    for lineno, (utt, spk) in enumerate(tables["utt2spk"].items(), 1):
+        if len(spk.split()) != 1:
+            raise ValueError(f"{path}/utt2spk:{lineno}: expected 'utterance speaker', got '{utt} {spk}'")
     if (path / "spk2utt").exists():
         _check_spk2utt(path / "spk2utt", tables["utt2spk"])
     num_frames = {}
-    for utt, value in tables.get("utt2num_frames", {}).items():
+    for lineno, (utt, value) in enumerate(tables.get("utt2num_frames", {}).items(), 1):
         if not value.isdigit():
-            raise ValueError(f"{path}/utt2num_frames: '{utt}' has a non-integer frame count '{value}'")
+            raise ValueError(f"{path}/utt2num_frames:{lineno}: '{utt}' has a non-integer frame count '{value}'")
         num_frames[utt] = int(value)
+    if need_feats:
+        _check_feats_offsets(path / "feats.scp", tables["feats.scp"])
     return DataDir(
         path=path,
         source=tables[source_name],

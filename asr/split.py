@@ -6,7 +6,8 @@ split is by speaker when there are at least N speakers (a speaker's
 utterances stay in one job, the balance of utterances across jobs as even as
 whole speakers allow), else by utterance.  Merging writes the files that one
 job on the whole dir would have written: sorted tables, summed CMVN stats,
-one decode log.
+one decode log; features merged in place leave the source tables alone, as
+one job does.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Callable
 import kaldiio
 import numpy as np
 
-from asr.datadir import read_table, spk2utt, validate_data_dir, write_table
+from asr.datadir import SOURCE_TABLES, read_table, spk2utt, validate_data_dir, write_table, writing
 from asr.decoding import write_decode_log
+from asr.extract import staged_outputs
 
 SPLIT_TABLES = ("wav.scp", "images.scp", "segments", "text", "utt2spk", "feats.scp")  # by utterance, as is utt2*
 
@@ -124,31 +126,41 @@ def copy_settings(job_dirs: list[Path], names: list[str], out: Path) -> None:
         for job_dir in job_dirs[1:]:
             if (job_dir / name).read_bytes() != first:
                 raise ValueError(f"{job_dir / name}: differs from {job_dirs[0] / name}")
-        (out / name).write_bytes(first)
+        with writing(out / name):
+            (out / name).write_bytes(first)
 
 
-def merge_features(job_dirs: list[Path], dst: Path) -> int:
-    """Merge the data dirs written by ``asr features`` jobs into ``dst``; returns its utterance count.
+def merge_features(job_dirs: list[Path], dst: Path, *, in_place: bool) -> int:
+    """Merge the data dirs written by ``asr features`` jobs into ``dst``; returns how many utterances have features.
 
     Job N's ``feats.ark`` moves to ``dst/feats.N.ark`` (one ark per job, as
     Kaldi's ``make_fbank.sh`` keeps them) and ``feats.scp`` points there; the
-    CMVN stats are summed; ``spk2utt`` is made anew from the merged ``utt2spk``.
+    CMVN stats are summed and the ``dropped`` lists merged.  As one job would
+    (:mod:`asr.extract`), the files are staged and moved in together, and
+    with ``in_place`` (``dst`` is the dir the jobs' parts were split from)
+    its ``SOURCE_TABLES`` stay as they are; otherwise they are merged, with
+    ``spk2utt`` made anew from the merged ``utt2spk``.
     """
-    names = job_files(job_dirs, {"feats.ark", "cmvn.ark", "spk2utt"})
-    dst = dst.resolve()
-    scp: dict[str, str] = {}
-    for job, job_dir in enumerate(job_dirs, 1):
-        ark = dst / f"feats.{job}.ark"
-        (job_dir / "feats.ark").replace(ark)
-        for utt, value in read_table(job_dir / "feats.scp").items():
-            scp[utt] = f"{ark}:{value.rpartition(':')[2]}"
-    write_table(dst / "feats.scp", scp)
-    merge_tables(job_dirs, [n for n in names if is_utterance_table(n) and n != "feats.scp"], dst)
-    write_table(dst / "spk2utt", spk2utt(read_table(dst / "utt2spk")))
+    names = job_files(job_dirs, {"feats.ark", "cmvn.ark", "spk2utt", "dropped"})
+    tables = [n for n in names if (is_utterance_table(n) or n == "dropped") and n != "feats.scp"
+              and not (in_place and n in SOURCE_TABLES)]
     stats = sum(np.asarray(kaldiio.load_mat(str(job_dir / "cmvn.ark")), dtype=np.float64) for job_dir in job_dirs)
-    kaldiio.save_mat(str(dst / "cmvn.ark"), stats)
-    copy_settings(job_dirs, names, dst)
-    return len(validate_data_dir(dst, need_feats=True).utts)
+    dst = dst.resolve()
+    with staged_outputs(dst, () if in_place else SOURCE_TABLES) as staging:
+        merge_tables(job_dirs, tables, staging)
+        if not in_place:
+            write_table(staging / "spk2utt", spk2utt(read_table(staging / "utt2spk")))
+        with writing(staging / "cmvn.ark"):
+            kaldiio.save_mat(str(staging / "cmvn.ark"), stats)
+        copy_settings(job_dirs, names, staging)
+        scp: dict[str, str] = {}
+        for job, job_dir in enumerate(job_dirs, 1):
+            ark = f"feats.{job}.ark"
+            (job_dir / "feats.ark").replace(staging / ark)
+            for utt, value in read_table(job_dir / "feats.scp").items():
+                scp[utt] = f"{dst / ark}:{value.rpartition(':')[2]}"
+        write_table(staging / "feats.scp", scp)
+    return len(validate_data_dir(dst, need_feats=True).feats)
 
 
 def merge_decodes(job_dirs: list[Path], out: Path, data_dir: str | Path) -> int:

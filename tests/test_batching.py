@@ -1,9 +1,10 @@
+import dataclasses
 import logging
 
 import pytest
 import torch
 
-from asr.batching import FeatureReader, bucket_batches, ctc_min_frames, load_utterances
+from asr.batching import FeatureReader, Utterance, bucket_batches, ctc_min_frames, load_utterances
 from asr.datadir import validate_data_dir, write_table
 from asr.text import Tokenizer
 
@@ -57,3 +58,21 @@ def test_feature_reader_pads_and_normalizes(mini_data):
     assert batch.feats.abs().max() > 2  # scaled by inv_std 2
     with pytest.raises(StopIteration):
         next(iter(reader.batches([], 1000, 8, shuffle=False)))
+
+
+def test_unreadable_features_name_the_utterance_the_entry_and_the_fault(mini_data):
+    """A wrong offset made kaldiio raise a bare AssertionError in the middle of training."""
+    data = validate_data_dir(mini_data / "dev", need_feats=True)
+    key = data.utts[0]
+    ark, _, offset = data.feats[key].rpartition(":")
+    reader = FeatureReader(torch.zeros(80), torch.ones(80))
+    tokenizer = Tokenizer.from_texts(data.text.values())
+    for value, fault in ((f"{ark}:{int(offset) + 3}", "no Kaldi matrix there"),
+                         (f"{ark}:{10 ** 9}", "no Kaldi matrix there"),
+                         (f"{ark}.gone:{offset}", "No such file or directory")):
+        message = f"^utterance '{key}': cannot read features '{value}': {fault}"
+        with pytest.raises(ValueError, match=message):
+            reader.read(Utterance(key, value, data.num_frames[key], data.text[key], (1,)))
+        without_frames = dataclasses.replace(data, feats={key: value}, num_frames={})  # lengths are read then
+        with pytest.raises(ValueError, match=message):
+            load_utterances(without_frames, tokenizer, subsampling=1, for_training=True)

@@ -1,5 +1,8 @@
+import kaldiio
+import numpy as np
 import pytest
 
+from asr.cli import main
 from asr.datadir import validate_data_dir, write_data_dir
 
 
@@ -30,6 +33,7 @@ def test_write_and_validate_round_trip(tmp_path):
         (GOOD, dict(wav_scp="a /x/a.wav\na /x/b.wav\n"), r"wav.scp:2: duplicated id 'a'"),
         (GOOD, dict(wav_scp="a /x/a.wav\nb\n"), r"wav.scp:2: 'b' has no value"),
         (GOOD, dict(utt2spk="a s1\n"), r"utt2spk: no entry for 'b'"),
+        (GOOD, dict(utt2spk="a s1\nb s2 extra\n"), r"utt2spk:2: expected 'utterance speaker', got 'b s2 extra'"),
         (GOOD, dict(text="a HI\nb X\nc Y\n"), r"text: 'c' is not in wav.scp"),
         (GOOD, dict(text="a HI\n\nb X\n"), r"text:2: empty line"),
         (SEGMENTED, dict(segments="a r1 0 1.5\nb r1 1.5 -1\nc r3 0 3\n"),
@@ -78,3 +82,25 @@ def test_segments_need_audio(tmp_path):
     _write(tmp_path, **files)
     with pytest.raises(ValueError, match="segments cut recordings of wav.scp, not images.scp"):
         validate_data_dir(tmp_path)
+
+
+def test_need_feats_checks_that_each_entry_points_inside_an_ark(tmp_path, capsys):
+    """A feature run cut short leaves an empty ark behind the old feats.scp: validation must say so."""
+    _write(tmp_path, **GOOD)
+    ark, scp = tmp_path / "feats.ark", tmp_path / "feats.scp"
+    kaldiio.save_ark(str(ark), {u: np.zeros((3, 2), np.float32) for u in "ab"}, scp=str(scp))
+    assert list(validate_data_dir(tmp_path, need_feats=True).feats) == ["a", "b"]
+    size = ark.stat().st_size
+    scp.write_text(f"a {ark}:2\nb {ark}:{size}\n")
+    past_end = rf"feats.scp:2: 'b' points to byte {size} of .*feats.ark, which has {size} bytes"
+    with pytest.raises(ValueError, match=past_end):
+        validate_data_dir(tmp_path, need_feats=True)
+    validate_data_dir(tmp_path)  # not needed: not checked, e.g. before features are made anew
+    scp.write_text(f"a {tmp_path / 'gone.ark'}:2\n")
+    with pytest.raises(ValueError, match=r"feats.scp:1: 'a' points into .*gone.ark, which does not exist"):
+        validate_data_dir(tmp_path, need_feats=True)
+    scp.write_text(f"a {ark}:2\n")
+    ark.write_bytes(b"")
+    assert main(["validate", "--need-feats", str(tmp_path)]) == 1  # the ark of a run cut short
+    error = f"asr validate: error: {scp}:1: 'a' points to byte 2 of {ark}, which has 0 bytes\n"
+    assert capsys.readouterr().err == error

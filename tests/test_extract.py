@@ -14,6 +14,8 @@ def test_features_of_real_audio_with_a_corrupt_file_skipped(an4_wavs, tmp_path, 
     skipped = extract_features(tmp_path / "src", tmp_path / "dst", FbankConfig(), speeds=(0.9, 1.0))
     assert skipped == 2  # the corrupt file at both speeds
     assert "u9" in caplog.text and "corrupt.wav" in caplog.text
+    assert {k: "corrupt.wav" in v for k, v in read_table(tmp_path / "dst" / "dropped").items()} == \
+           {"sp0.9-u9": True, "u9": True}
     data = validate_data_dir(tmp_path / "dst", need_feats=True)
     assert data.utts == ["sp0.9-u0", "sp0.9-u1", "sp0.9-u2", "u0", "u1", "u2"]
     assert data.utt2spk["sp0.9-u1"] == "sp0.9-spk"

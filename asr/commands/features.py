@@ -1,7 +1,9 @@
 """Compute features (ark/scp) and CMVN stats for a data dir: Kaldi-compatible
 fbank for ``wav.scp`` audio, pixel columns for ``images.scp`` line images.
 
-Unreadable audio or images are reported, counted and left out of the output dir.
+Unreadable audio or images are reported, counted and listed in DST/dropped
+(``utterance reason``).  In place (DST = SRC) the tables of SRC are never
+rewritten: a dropped utterance keeps its lines there, without features.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from asr.parallel import add_arguments as add_parallel_arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="input data dir (wav.scp or images.scp, text, utt2spk)")
-    parser.add_argument("dst", help="output data dir (may equal src)")
+    parser.add_argument("dst", help="output data dir (may equal src, without speed perturbation)")
     parser.add_argument("--config", help="YAML of FbankConfig (audio) or ImageConfig (images) fields; "
                         "default: 80-bin Kaldi fbank, or 32-pixel-high lines")
     parser.add_argument("--speed-perturb", type=float, nargs="+", default=[1.0], metavar="FACTOR",
@@ -22,20 +24,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from functools import partial
+    from pathlib import Path
+
     from asr.config import load_config
     from asr.datadir import validate_data_dir
-    from asr.extract import extract_features
+    from asr.extract import extract_features, in_place
     from asr.frontend import KINDS, SOURCE_KIND
 
     config_class = KINDS[SOURCE_KIND[validate_data_dir(args.src).source_file]]
     config = load_config(config_class, args.config) if args.config else config_class()
+    same = in_place(args.src, args.dst, args.speed_perturb)  # before any job starts
     if args.nj > 1:  # the same command on each part of src, merged (asr.parallel)
         from asr.parallel import run_parallel
         from asr.split import merge_features
 
         wanted = len(validate_data_dir(args.src).utts) * len(args.speed_perturb)
-        skipped = wanted - run_parallel("features", add_arguments, args, "src", "dst", merge_features)
+        merge = partial(merge_features, in_place=same)
+        dropped = wanted - run_parallel("features", add_arguments, args, "src", "dst", merge)
     else:
-        skipped = extract_features(args.src, args.dst, config, tuple(args.speed_perturb))
-    print(f"{args.dst}: features written, {skipped} utterances skipped")
+        dropped = extract_features(args.src, args.dst, config, tuple(args.speed_perturb))
+    listed = f", listed in {Path(args.dst) / 'dropped'}" if dropped else ""
+    print(f"{args.dst}: features written, {dropped} utterances dropped (unreadable input){listed}")
     return 0
