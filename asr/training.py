@@ -271,7 +271,7 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
     dev_data = validate_data_dir(dev_dir, need_feats=True)
     features = load_feature_config(train_dir)
     cmvn = torch.tensor(kaldiio.load_mat(str(Path(train_dir) / "cmvn.ark")))
-    tokenizer = Tokenizer.from_texts(train_data.text.values())
+    tokenizer = Tokenizer.from_texts(train_data.text[k] for k in train_data.feats)
     last_path = exp / "last.pt"
     state: dict[str, Any] | None = None
     # After the data checks: --overwrite must not remove a run for a training that cannot start.

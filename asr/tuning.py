@@ -58,7 +58,7 @@ def tune(
         config = dataclasses.replace(base, beam=dataclasses.replace(base.beam, **point))
         decode = make_decoder(recognizer.tokenizer, config)
         hyps = {k: (r[0].text if (r := decode(lp)) else "") for k, lp in zip(keys, log_probs)}
-        rate = score(refs, hyps, unit=METRIC_UNITS[metric]).totals.rate
+        rate = score(refs, hyps, unit=METRIC_UNITS[metric], mode="all").totals.rate
         rows.append((point, rate))
         log.info("%s: %s %.2f%%", " ".join(f"{k}={v:g}" for k, v in point.items()), metric.upper(), 100 * rate)
         if rate < best_rate:

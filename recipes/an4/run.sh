@@ -75,7 +75,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
 fi
 
 score() {  # score PART DECODE_DIR
-  asr score --ref "$data/$1/text" --hyp "$2/text" --out-dir "$2/scoring" --utt2spk "$data/$1/utt2spk" >/dev/null
+  asr score --mode all --ref "$data/$1/text" --hyp "$2/text" --out-dir "$2/scoring" --utt2spk "$data/$1/utt2spk" >/dev/null
   echo "$2: $(head -n 1 "$2/scoring/wer") | $(head -n 1 "$2/scoring/cer")"
 }
 

@@ -85,8 +85,8 @@ fi
 # The labels are the copied text in mixed case, whatever case the writer used
 # (see the corpus's SOURCE.md): score both as written and case-folded.
 score() {  # score PART DECODE_DIR
-  asr score --ref "$data/$1/text" --hyp "$2/text" --out-dir "$2/scoring" --utt2spk "$data/$1/utt2spk" >/dev/null
-  asr score --ref "$data/$1/text" --hyp "$2/text" --out-dir "$2/scoring_nocase" --utt2spk "$data/$1/utt2spk" \
+  asr score --mode all --ref "$data/$1/text" --hyp "$2/text" --out-dir "$2/scoring" --utt2spk "$data/$1/utt2spk" >/dev/null
+  asr score --mode all --ref "$data/$1/text" --hyp "$2/text" --out-dir "$2/scoring_nocase" --utt2spk "$data/$1/utt2spk" \
     --lowercase >/dev/null
   echo "$2: $(head -n 1 "$2/scoring/cer") | case-insensitive: $(head -n 1 "$2/scoring_nocase/cer")"
 }

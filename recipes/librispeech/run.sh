@@ -107,7 +107,7 @@ decode() {  # decode SYSTEM PART ARGS...: data/PART into decode_dir SYSTEM PART,
 score() {  # score SYSTEM PART
   local dir
   dir=$(decode_dir "$1" "$2")
-  asr score --ref "$data/$2/text" --hyp "$dir/text" --out-dir "$dir/scoring" --utt2spk "$data/$2/utt2spk" >/dev/null
+  asr score --mode all --ref "$data/$2/text" --hyp "$dir/text" --out-dir "$dir/scoring" --utt2spk "$data/$2/utt2spk" >/dev/null
   echo "$dir: $(head -n 1 "$dir/scoring/wer") | $(head -n 1 "$dir/scoring/cer")"
 }
 
