@@ -17,6 +17,7 @@ import torch
 
 from asr.batching import bucket_batches
 from asr.config import from_dict, to_dict
+from asr.device import resolve_device
 from asr.frontend import FeatureConfig, feature_config_from_dict, kind_of, normalization
 from asr.images import ImageConfig
 from asr.model import AcousticModel, ModelConfig
@@ -164,6 +165,7 @@ class Recognizer:
     mean: torch.Tensor
     inv_std: torch.Tensor
     dtype: torch.dtype | None = None  # autocast dtype of the forward pass; None: float32
+    device: torch.device = torch.device("cpu")  # where the model's weights are and the forward pass runs
 
     def require_time_axis(self, where: str) -> None:
         """Fail early, naming ``where`` (the model file), when asked for times from an image model."""
@@ -190,23 +192,29 @@ class Recognizer:
                       for f in feats]
         results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
         for indices in bucket_batches([f.shape[0] for f in normalized], max_frames, 64, shuffle=False):
-            batch = [normalized[i] for i in indices]
-            lengths = torch.tensor([f.shape[0] for f in batch])
-            with autocast(torch.device("cpu"), self.dtype):
-                out, out_lengths = self.model(torch.nn.utils.rnn.pad_sequence(batch, batch_first=True), lengths)
+            batch = torch.nn.utils.rnn.pad_sequence([normalized[i] for i in indices], batch_first=True)
+            lengths = torch.tensor([normalized[i].shape[0] for i in indices])
+            with autocast(self.device, self.dtype):
+                out, out_lengths = self.model(batch.to(self.device), lengths)
+            # Renormalized in float32: bfloat16 log-probs sum to 1 only within about 1%.  Decoders run on the CPU.
+            out = out.float().log_softmax(dim=-1).cpu()
             for row, i in enumerate(indices):
-                # Renormalized in float32: bfloat16 log-probs sum to 1 only within about 1%.
-                results[i] = out[row, : out_lengths[row]].float().log_softmax(dim=-1)
+                results[i] = out[row, : out_lengths[row]]
         return results
 
 
-def load_recognizer(path: str | Path) -> Recognizer:
-    """Load a model file for decoding on CPU, in the precision it was trained in where the CPU has it natively."""
+def load_recognizer(path: str | Path, device: str | torch.device = "auto") -> Recognizer:
+    """Load a model file for decoding on ``device`` (auto: a CUDA GPU when torch sees one, else the CPU).
+
+    The forward pass runs in the precision the model was trained in where
+    the device has it natively (:func:`asr.precision.amp_dtype`), else in float32.
+    """
     spec, weights = read_model(path)
+    target = resolve_device(device)
     model = AcousticModel(spec.model)
     # Exported files may store float16 weights to halve their size; compute in float32.
     model.load_state_dict({name: tensor.float() for name, tensor in weights.items()})
-    model.eval()
+    model.eval().to(target)
     mean, inv_std = normalization(spec.features, spec.cmvn)
     trained_in = spec.info.get("config", {}).get("amp", "none")
-    return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std, amp_dtype(trained_in, torch.device("cpu")))
+    return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std, amp_dtype(trained_in, target), target)

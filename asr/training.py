@@ -30,6 +30,7 @@ from asr.batching import Batch, FeatureReader, Utterance, bucket_batches, load_u
 from asr.config import from_dict, save_config, to_dict
 from asr.datadir import validate_data_dir
 from asr.decoding import ctc_greedy
+from asr.device import resolve_device, set_threads
 from asr.distributed import World
 from asr.features import SpecAugmentConfig, spec_augment
 from asr.frontend import load_feature_config, normalization
@@ -86,12 +87,6 @@ PREVIOUS = "last.prev.pt"  # the checkpoint last.pt replaced: the fallback if la
 RUN_FILES = ("last.pt", PREVIOUS, "history.json")  # with epoch-N.pt: an exp dir holding these holds a run
 OWN_FILES = (*RUN_FILES, "last.pt.bad", "train.log", "train.png")  # what --overwrite removes, with epoch-N.pt
 CHECKPOINT_KEYS = ("config", "spec", "model", "optimizer", "scheduler", "epoch", "history")
-
-
-def _device_type(name: str) -> str:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: cuda, but torch sees no CUDA device")
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -252,7 +247,7 @@ def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_d
     """
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other: continue the run, or replace it")
-    device_type = _device_type(config.device)
+    device_type = resolve_device(config.device).type
     world = distributed.init(device_type)
     device = torch.device("cuda", world.local_rank) if device_type == "cuda" else torch.device("cpu")
     try:
@@ -265,8 +260,7 @@ def _train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp:
            overwrite: bool, world: World, device: torch.device) -> Path:
     if not world.is_main:
         logging.getLogger("asr").setLevel(logging.WARNING)  # one copy of the progress log, from rank 0
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    set_threads(config.threads)
     train_data = validate_data_dir(train_dir, need_feats=True)
     dev_data = validate_data_dir(dev_dir, need_feats=True)
     features = load_feature_config(train_dir)

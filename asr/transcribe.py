@@ -21,7 +21,7 @@ import torch
 from asr.alignment import WordTiming
 from asr.audio import AudioError, read_audio
 from asr.config import from_dict
-from asr.decoding import DecodeConfig, hypothesis_timings, make_decoder
+from asr.decoding import DecodeConfig, Decoder, hypothesis_timings, make_decoder
 from asr.features import fbank
 from asr.images import ImageConfig, ImageError, image_features, read_image
 from asr.package import Recognizer, load_recognizer
@@ -112,10 +112,13 @@ def split_on_silence(
 class Model:
     """A recognizer with its decoding settings: ``model.transcribe("a.wav")``."""
 
-    def __init__(self, recognizer: Recognizer, config: DecodeConfig | None = None, max_segment: float = 20.0) -> None:
+    def __init__(self, recognizer: Recognizer, config: DecodeConfig | None = None, max_segment: float = 20.0,
+                 word_timings: bool = True) -> None:
         self.recognizer = recognizer
         self._assets = tempfile.TemporaryDirectory(prefix="asr-model-")
         self.max_segment = max_segment
+        # Word times and confidences (a forced alignment per piece): plain-text output has no use for them.
+        self.word_timings = word_timings
         self.configure(config or recognizer_decode_config(recognizer, Path(self._assets.name)))
 
     @property
@@ -128,9 +131,20 @@ class Model:
         self._max_segment = check_max_segment(seconds)
 
     def configure(self, config: DecodeConfig) -> None:
-        """Decode from now on with ``config`` (greedy, beam, lexicon, LM)."""
+        """Decode from now on with ``config`` (greedy, beam, lexicon, LM).
+
+        The decoder is built when first needed, so configuring twice (the
+        carried decoding, then the user's options on top) loads an LM once.
+        """
         self.config = config
-        self._decode = make_decoder(self.recognizer.tokenizer, config)
+        self._decoder: Decoder | None = None
+
+    @property
+    def decode(self) -> Decoder:
+        """The search for the current config: one utterance's log-probs to its N-best hypotheses."""
+        if self._decoder is None:
+            self._decoder = make_decoder(self.recognizer.tokenizer, self.config)
+        return self._decoder
 
     def transcribe(self, audio: str | Path) -> Transcript:
         """Transcribe one file; raises ValueError with the file's name if it fails."""
@@ -185,10 +199,10 @@ class Model:
         for (i, offset, _), lp in zip(pieces, log_probs):
             if results[i].error:
                 continue
-            hypotheses = self._decode(lp)
+            hypotheses = self.decode(lp)
             best = hypotheses[0] if hypotheses else None
             texts.setdefault(i, []).append(best.text if best else "")
-            if self.reads_images:
+            if self.reads_images or not self.word_timings:
                 continue
             words = hypothesis_timings(self.recognizer, lp, best, results[i].source)
             results[i].words += [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
@@ -212,6 +226,9 @@ def recognizer_decode_config(recognizer: Recognizer, assets: Path) -> DecodeConf
     return config
 
 
-def load_model(path: str | Path | None = None, config: DecodeConfig | None = None) -> Model:
-    """Load a model file once (default: the pretrained AN4 model) for many transcriptions."""
-    return Model(load_recognizer(path or DEFAULT_MODEL), config)
+def load_model(path: str | Path | None = None, config: DecodeConfig | None = None, device: str = "auto") -> Model:
+    """Load a model file once (default: the pretrained AN4 model) for many transcriptions.
+
+    ``device``: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda.
+    """
+    return Model(load_recognizer(path or DEFAULT_MODEL, device), config)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from asr.commands.decode import add_decode_arguments, config_from_args
+from asr.device import add_device_arguments, set_threads
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".aiff", ".aif", ".au")
 
@@ -57,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longer recordings are cut at pauses into pieces of at most this many seconds "
                              f"(at least {MIN_SEGMENT:g})")
     add_decode_arguments(parser)
+    add_device_arguments(parser)
 
 
 def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Iterator[Input]:
@@ -142,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
         make_output_dir(out_dir)
-    model = Model(load_recognizer(args.model or DEFAULT_MODEL), max_segment=args.max_segment)
+    set_threads(args.threads)
+    model = Model(load_recognizer(args.model or DEFAULT_MODEL, args.device), max_segment=args.max_segment,
+                  word_timings=args.format != "txt")
     if args.format in ("ctm", "srt"):
         model.recognizer.require_time_axis(args.model)
     # Decoding flags go on top of what the model file carries (its LM, tuned weights).
