@@ -145,7 +145,20 @@ def read_lexicon(path: str | Path, tokens: Sequence[str] | None = None) -> dict[
         if unknown:
             raise ValueError(f"{path}:{lineno}: token(s) {unknown} of {word!r} are not in the token list")
         lexicon.setdefault(word, []).append(tuple(spelling))
+    if not lexicon:  # flashlight would accept it and decode every utterance to nothing
+        raise ValueError(f"{path}: empty lexicon, no 'word token...' line")
     return lexicon
+
+
+def check_paths(**paths: str | Path | None) -> None:
+    """Refuse a path given as an empty string, e.g. ``--lexicon "$LEXICON"`` with the variable unset.
+
+    ``None`` means no file; an empty string would otherwise be read as the
+    current directory, or pass as "no lexicon" and change the search silently.
+    """
+    for name, path in paths.items():
+        if isinstance(path, str) and not path.strip():
+            raise ValueError(f"{name}: empty path; give a file, or leave {name} out")
 
 
 def vocabulary_mismatch(decoder_units: Iterable[str], lm_units: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -244,6 +257,7 @@ class BeamSearchDecoder:
         lm: str | Path | None = None,
         options: BeamSearchOptions = BeamSearchOptions(),
     ) -> None:
+        check_paths(lexicon=lexicon, lm=lm)
         self.tokenizer = Tokenizer(tuple(tokens))
         self.uses_lexicon = lexicon is not None
         if not self.uses_lexicon and (options.word_score != 0 or options.unk_score != float("-inf")):

@@ -15,7 +15,7 @@ import kaldiio
 import torch
 
 from asr.alignment import WordTiming, word_timings, write_ctm
-from asr.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis
+from asr.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis, check_paths
 from asr.config import load_config, save_config
 from asr.datadir import validate_data_dir, write_table
 from asr.frontend import KINDS, load_feature_config
@@ -51,6 +51,7 @@ class DecodeConfig:
     beam: BeamSearchOptions = field(default_factory=BeamSearchOptions)
 
     def __post_init__(self) -> None:
+        check_paths(lexicon=self.lexicon, lm=self.lm)
         if self.mode not in ("greedy", "beam"):
             raise ValueError(f"mode must be 'greedy' or 'beam', got {self.mode!r}")
         if self.mode == "greedy" and (self.lexicon or self.lm):

@@ -101,6 +101,22 @@ def test_read_lexicon_names_the_bad_line(tmp_path, text, message):
         read_lexicon(path, Tokenizer.from_texts(["SIX TWO"]).tokens)
 
 
+def test_read_lexicon_refuses_an_empty_file(tmp_path):
+    # flashlight takes an empty lexicon and decodes every utterance to nothing.
+    path = tmp_path / "lexicon.txt"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: empty lexicon"):
+        read_lexicon(path)
+
+
+@pytest.mark.parametrize("option", ["lexicon", "lm"])
+def test_decoder_refuses_an_empty_path(option):
+    # '--lexicon "$LEXICON"' with the variable unset: not the current directory, not "no lexicon".
+    tokens = Tokenizer.from_texts(["SIX"]).tokens
+    with pytest.raises(ValueError, match=f"^{option}: empty path"):
+        BeamSearchDecoder(tokens, **{option: ""})
+
+
 def test_vocabulary_mismatch_ignores_lm_symbols():
     assert vocabulary_mismatch(["A", "B", "<unk>"], ["<s>", "</s>", "<unk>", "B", "C"]) == (["C"], ["A"])
 

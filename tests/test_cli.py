@@ -1,9 +1,15 @@
 """The command line reports bad input in one line and a non-zero status, never a traceback."""
 
+import errno
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from asr import cli
+from asr.commands.decode import config_from_args
 
 
 def asr_cli(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -27,6 +33,11 @@ def test_help_lists_every_command():
         (["score", "--ref", "{tmp}/bad/text", "--hyp", "{tmp}/bad/wav.scp"], "asr score: error: {tmp}/bad/text:2: "),
         (["lm", "train", "--text", "{tmp}/empty.txt", "--plain", "--out", "{tmp}/lm.arpa"],
          "asr lm: error: no text to estimate a language model from"),
+        (["score", "--ref", "{tmp}/bad", "--hyp", "{tmp}/bad/text"], "asr score: error: {tmp}/bad: Is a directory"),
+        (["score", "--ref", "{tmp}/bad/wav.scp", "--hyp", "{tmp}/bad/wav.scp", "--out-dir", "{tmp}/empty.txt"],
+         "asr score: error: --out-dir {tmp}/empty.txt: exists and is not a directory"),
+        (["decode", "--model", "{tmp}/none.pt", "--data", "{tmp}/bad", "--out", "{tmp}/out", "--lexicon", ""],
+         "asr decode: error: lexicon: empty path"),
     ],
 )
 def test_bad_input_gets_one_line(tmp_path, args, message):
@@ -50,3 +61,41 @@ def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
     process.stdout.close()  # long before the interpreter has started and printed anything
     stderr = process.stderr.read().decode()
     assert process.wait() == 141 and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    "make_error, method, message",
+    [
+        (lambda tmp: PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp / "ref")), "read_bytes",
+         "{tmp}/ref: Permission denied"),
+        (lambda tmp: OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "write_text",  # a write names no file
+         "No space left on device"),
+    ],
+)
+def test_operating_system_errors_get_one_line(tmp_path, monkeypatch, capsys, make_error, method, message):
+    """Any OSError a command meets (not only a missing file) is reported as 'PATH: reason'."""
+    ref = tmp_path / "ref"
+    ref.write_text("u1 A B\n")
+
+    def fail(*args, **kwargs):
+        raise make_error(tmp_path)
+
+    monkeypatch.setattr(Path, method, fail)
+    assert cli.main(["score", "--ref", str(ref), "--hyp", str(ref), "--out-dir", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == f"asr score: error: {message.format(tmp=tmp_path)}\n"
+
+
+@pytest.mark.parametrize("option", ["--lexicon", "--lm"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["decode", "--model", "m", "--data", "d", "--out", "o"],
+        ["tune", "--model", "m", "--data", "d", "--out", "o", "--grid", "lm_weight=1"],
+        ["transcribe", "x.wav"],
+    ],
+)
+def test_an_empty_lexicon_or_lm_path_is_refused(argv, option):
+    """'--lexicon "$LEXICON"' with the variable unset must not decode greedily or read the current directory."""
+    args = cli.build_parser().parse_args([*argv, option, ""])
+    with pytest.raises(ValueError, match=f"^{option[2:]}: empty path"):
+        config_from_args(args)

@@ -19,7 +19,9 @@ import random
 import re
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
+import _kaldialign
 import jiwer
 import kaldialign
 import pytest
@@ -220,6 +222,58 @@ def test_shortcuts_keep_kaldis_tie_breaks(unit: str) -> None:
         joiner = " " if unit == "word" else ""
         refs[f"u{i}"], hyps[f"u{i}"] = joiner.join(ref), joiner.join(hyp)
     assert_kaldis(scoring.score(refs, hyps, unit, align=True))
+
+
+def random_pair(rng: random.Random, length: int, symbols: int, edits: float) -> tuple[list[int], list[int]]:
+    """A coded pair: a random reference and a copy with about ``edits`` of its tokens edited (1.0: unrelated)."""
+    ref = [rng.randrange(symbols) for _ in range(length)]
+    if edits >= 1:
+        return ref, [rng.randrange(symbols) for _ in range(rng.randint(0, 2 * length))]
+    hyp = []
+    for token in ref:
+        roll = rng.random()
+        if roll >= edits or roll < edits / 3:  # kept, or substituted
+            hyp.append(token if roll >= edits else rng.randrange(symbols))
+        elif roll < 2 * edits / 3:  # followed by an insertion
+            hyp += [token, rng.randrange(symbols)]
+        # else deleted
+    return ref, hyp
+
+
+def test_low_memory_alignment_is_kaldis() -> None:
+    # Small rectangles and few cuts, so that short pairs go through every level of the piecewise search.
+    rng = random.Random(0)
+    for i in range(300):
+        ref, hyp = random_pair(rng, rng.randint(0, 30), rng.choice((2, 3, 10)), rng.choice((0.1, 0.4, 1.0)))
+        kaldi = _kaldialign.align(ref, hyp, -1, False)
+        for leaf_cells, segments in ((1, 2), (6, 3), (40, 16)):
+            assert scoring._LowMemoryAlignment(ref, hyp, leaf_cells, segments).pairs() == kaldi, (i, ref, hyp)
+
+
+@pytest.mark.parametrize("edits", [0.02, 0.3, 1.0])
+def test_low_memory_alignment_of_long_pairs_is_kaldis(edits: float) -> None:
+    ref, hyp = random_pair(random.Random(1), 3000, 30, edits)
+    assert scoring._LowMemoryAlignment(ref, hyp).pairs() == _kaldialign.align(ref, hyp, -1, False)
+
+
+def test_long_pairs_are_aligned_without_kaldis_matrix(monkeypatch) -> None:
+    # Kaldi's alignment keeps a (len(ref) + 1) x (len(hyp) + 1) matrix: 12 GiB for a 56k-character line pair.
+    # Here it fails as it would beyond 2**24 cells; a 5k-character pair must be aligned anyway, as Kaldi aligns it.
+    align = _kaldialign.align
+
+    def bounded_align(a, b, eps, sclite_mode):
+        if (len(a) + 1) * (len(b) + 1) > 1 << 24:
+            raise MemoryError("std::bad_alloc")
+        return align(a, b, eps, sclite_mode)
+
+    rng = random.Random(2)
+    ref = "".join(rng.choice("abcdefgh ") for _ in range(5000))
+    hyp = "".join(c if rng.random() > 0.1 else rng.choice("abcdefgh ") for c in ref)
+    bounded = SimpleNamespace(align=bounded_align, edit_distance=_kaldialign.edit_distance)
+    monkeypatch.setattr(scoring, "_kaldialign", bounded)
+    result = scoring.score({"u": ref}, {"u": hyp}, "char", align=True)
+    monkeypatch.undo()
+    assert_kaldis(result)
 
 
 @pytest.mark.parametrize(
@@ -459,4 +513,35 @@ def test_command_reports_bad_input_as_value_error(tmp_path: Path) -> None:
     ref = write(tmp_path / "ref", "u1 a\n")
     hyp = write(tmp_path / "hyp", "u2 a\n")
     with pytest.raises(ValueError, match="mode strict: 1 references without hypothesis"):
+        run_command(["--ref", str(ref), "--hyp", str(hyp)])
+
+
+def test_command_refuses_report_paths_it_cannot_write_before_scoring(tmp_path: Path) -> None:
+    ref = write(tmp_path / "ref", "u1 a\n")
+    taken = write(tmp_path / "taken", "")
+    with pytest.raises(ValueError, match=f"^--out-dir {re.escape(str(taken))}: exists and is not a directory$"):
+        run_command(["--ref", str(ref), "--hyp", str(ref), "--out-dir", str(taken)])
+    with pytest.raises(ValueError, match=f"^--json {re.escape(str(tmp_path))}: is a directory"):
+        run_command(["--ref", str(ref), "--hyp", str(ref), "--json", str(tmp_path)])
+
+
+def test_command_mode_all_scores_missing_hypotheses_as_deletions(tmp_path: Path, capsys) -> None:
+    # A decoded test set where utterance c could not be featurized: Kaldi's compute-wer --mode=all deletes its words
+    # and still marks the rate partial; the default (strict) refuses, present leaves c out.
+    ref = write(tmp_path / "ref", "a x y\nb z\nc w w\n")
+    hyp = write(tmp_path / "hyp", "a x y\nb q\n")
+    out = tmp_path / "scoring"
+    assert run_command(["--ref", str(ref), "--hyp", str(hyp), "--mode", "all", "--out-dir", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[:4] == [
+        "%WER 60.00 [ 3 / 5, 0 ins, 2 del, 1 sub ] [PARTIAL]",
+        "%CER 57.14 [ 4 / 7, 0 ins, 3 del, 1 sub ] [PARTIAL]",
+        "%SER 66.67 [ 2 / 3 ]",
+        "Scored 3 sentences, 1 not present in hyp.",
+    ]
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["wer"]["missing_hyp"] == ["c"] and summary["wer"]["confusions"]["deletions"] == [
+        {"ref": "w", "count": 2}
+    ]
+    assert "Scores: (#C #S #D #I) 0 0 2 0" in (out / "wer.pra").read_text()
+    with pytest.raises(ValueError, match="mode strict: 1 references without hypothesis \\(c\\)"):
         run_command(["--ref", str(ref), "--hyp", str(hyp)])

@@ -101,9 +101,18 @@ def _kaldi_lines(result: ScoreResult) -> list[str]:
     ]
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse report paths that cannot be written before scoring, which can take long on long-form transcripts."""
+    if args.out_dir and args.out_dir.exists() and not args.out_dir.is_dir():
+        raise ValueError(f"--out-dir {args.out_dir}: exists and is not a directory")
+    if args.json and args.json.is_dir():
+        raise ValueError(f"--json {args.json}: is a directory, expected a file name")
+
+
 def run(args: argparse.Namespace) -> int:
     from asr import scoring
 
+    _check_outputs(args)
     refs = scoring.read_transcripts(args.ref, args.format)
     hyps = scoring.read_transcripts(args.hyp, args.format)
     speaker_of = _speaker_of(args)
