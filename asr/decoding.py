@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import kaldiio
 import torch
 
 from asr.alignment import WordTiming, word_timings, write_ctm
 from asr.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis, check_paths
 from asr.config import load_config, save_config
-from asr.datadir import validate_data_dir, write_table
+from asr.datadir import load_feats, validate_data_dir, write_table
 from asr.frontend import KINDS, load_feature_config
 from asr.images import ImageConfig
 from asr.package import Recognizer, load_recognizer
@@ -87,12 +86,12 @@ def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[st
         if features != recognizer.spec.features:
             raise ValueError(f"{data_dir}: features {features} differ from the model's ({recognizer.spec.features})")
     keys = sorted(data.feats)
-    return keys, [torch.tensor(kaldiio.load_mat(data.feats[k]), dtype=torch.float32) for k in keys]
+    return keys, [torch.tensor(load_feats(data.feats[k], k), dtype=torch.float32) for k in keys]
 
 
 def decode_data_dir(
     model_path: str | Path, data_dir: str | Path, out_dir: str | Path, config: DecodeConfig = DecodeConfig(),
-    ctm: bool = False,
+    ctm: bool = False, device: str = "auto",
 ) -> int:
     """Decode a data dir; returns the utterance count.
 
@@ -101,7 +100,7 @@ def decode_data_dir(
     (``<utt>-<rank> <score> <text>``) and, with ``ctm``, word timings with
     confidences by forced alignment of the best hypothesis (``ctm``).
     """
-    recognizer = load_recognizer(model_path)
+    recognizer = load_recognizer(model_path, device)
     if ctm:
         recognizer.require_time_axis(str(model_path))
     keys, feats = read_features(data_dir, recognizer)

@@ -38,7 +38,7 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
 
 def tune(
     model_path: str | Path, data_dir: str | Path, base: DecodeConfig, grid: dict[str, list[float]], out_dir: str | Path,
-    metric: str = "wer",
+    metric: str = "wer", device: str = "auto",
 ) -> tuple[DecodeConfig, float]:
     """Decode ``data_dir`` at every grid point; write ``tune.tsv`` and the best ``decode.yaml``.
 
@@ -48,7 +48,7 @@ def tune(
     """
     if metric not in METRIC_UNITS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_UNITS)}, got {metric!r}")
-    recognizer = load_recognizer(model_path)
+    recognizer = load_recognizer(model_path, device)
     refs = validate_data_dir(data_dir).text
     keys, feats = read_features(data_dir, recognizer)
     log_probs = recognizer.log_probs(feats)

@@ -10,21 +10,26 @@ from __future__ import annotations
 import argparse
 import sys
 
+from asr.device import add_device_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file")
     parser.add_argument("--data", required=True, help="data dir with feats.scp and text")
     parser.add_argument("--out", required=True, help="output CTM file")
     parser.add_argument("--unit", choices=["word", "char"], default="word", help="time words or characters")
+    add_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from asr.alignment import char_timings, word_timings, write_ctm
     from asr.datadir import validate_data_dir
     from asr.decoding import read_features
+    from asr.device import set_threads
     from asr.package import load_recognizer
 
-    recognizer = load_recognizer(args.model)
+    set_threads(args.threads)
+    recognizer = load_recognizer(args.model, args.device)
     recognizer.require_time_axis(args.model)
     text = validate_data_dir(args.data).text
     keys, feats = read_features(args.data, recognizer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from asr.device import add_device_arguments
 from asr.parallel import add_arguments as add_parallel_arguments
 
 
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output dir: text, decode.yaml, decode.log, nbest.txt, ctm")
     add_decode_arguments(parser)
     parser.add_argument("--ctm", action="store_true", help="also write word timings and confidences (OUT/ctm)")
+    add_device_arguments(parser)
     add_parallel_arguments(parser)
 
 
@@ -50,8 +52,10 @@ def config_from_args(args: argparse.Namespace, base=None):
 
 def run(args: argparse.Namespace) -> int:
     from asr.decoding import decode_data_dir
+    from asr.device import set_threads
 
     config = config_from_args(args)
+    set_threads(args.threads)
     if args.nj > 1:  # the same command on each part of the data dir, merged (asr.parallel)
         from functools import partial
 
@@ -60,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
 
         count = run_parallel("decode", add_arguments, args, "data", "out", partial(merge_decodes, data_dir=args.data))
     else:
-        count = decode_data_dir(args.model, args.data, args.out, config, ctm=args.ctm)
+        count = decode_data_dir(args.model, args.data, args.out, config, ctm=args.ctm, device=args.device)
     print(f"{args.out}/text: {count} hypotheses")
     return 0

@@ -135,12 +135,14 @@ def make_output_dir(out_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from asr.beam_search import check_paths
     from asr.images import IMAGE_SUFFIXES
     from asr.output import render
     from asr.package import load_recognizer
     from asr.transcribe import DEFAULT_MODEL, Model, check_max_segment
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
+    check_paths(lexicon=args.lexicon, lm=args.lm)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
         make_output_dir(out_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from asr.commands.decode import add_decode_arguments, config_from_args
+from asr.device import add_device_arguments, set_threads
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="beam option values to try, e.g. lm_weight=0.5,1,2 word_score=-1,0,1")
     parser.add_argument("--metric", choices=["wer", "cer"], default="wer", help="error rate to minimize")
     add_decode_arguments(parser)
+    add_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if config.mode != "beam":
         raise ValueError("tuning needs beam search: give --lm (and --lexicon for a word LM) or --mode beam")
-    best, rate = tune(args.model, args.data, config, parse_grid(args.grid), args.out, args.metric)
+    set_threads(args.threads)
+    best, rate = tune(args.model, args.data, config, parse_grid(args.grid), args.out, args.metric, args.device)
     print(f"{args.out}/decode.yaml: best dev {args.metric.upper()} {100 * rate:.2f}% with lm_weight={best.beam.lm_weight:g} "
           f"word_score={best.beam.word_score:g} sil_score={best.beam.sil_score:g}")
     return 0
