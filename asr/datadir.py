@@ -50,18 +50,53 @@ def writing(path: str | Path) -> Iterator[None]:
         raise OSError(error.errno, error.strerror or str(error), str(path)) from None
 
 
+_UTF16_32_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """Lines of a UTF-8 table, data dir file or transcript; a wrong encoding is reported with its line and byte.
+
+    The one line reader of Kaldi tables here, so that a file reads the same
+    in a data dir and in the scorer.  Splits on ``\\n`` only, as Kaldi's
+    ``getline`` does: ``str.splitlines`` would also split on U+2028, U+0085
+    or form feeds inside a transcript and shift every following utterance.
+    A ``\\r`` before the ``\\n`` stays on the line, where Kaldi, and the
+    parsers of the lines here, take it for white space.  A UTF-8 byte order
+    mark is dropped.
+    """
+    data = Path(path).read_bytes()
+    for bom, name in _UTF16_32_BOMS.items():
+        if data.startswith(bom):
+            raise ValueError(f"{path}:1: file is {name} (byte order mark), expected UTF-8; convert it with iconv")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        lineno = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"{path}:{lineno}: not UTF-8: byte 0x{data[error.start]:02X} at byte {error.start - line_start + 1} "
+            f"of the line ({error.reason}); convert the file, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+    if text.endswith("\n"):
+        text = text[:-1]
+    return text.split("\n") if text else []
+
+
 def read_table(path: str | Path, allow_empty_value: bool = False) -> dict[str, str]:
     """Read ``id value...`` lines into a dict, with one-line errors.
 
     The value is the rest of the line after the first run of white space,
-    so transcripts and paths with spaces survive.
+    so transcripts and paths with spaces survive.  Lines come from
+    :func:`read_lines`.
     """
     path = Path(path)
     table: dict[str, str] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    lines = read_lines(path)
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             raise ValueError(f"{path}:{lineno}: empty line")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from asr.cli import main
-from asr.datadir import validate_data_dir, write_data_dir
+from asr.datadir import read_lines, read_table, validate_data_dir, write_data_dir
 
 
 def _write(tmp_path, **files):
@@ -56,9 +56,24 @@ def test_validation_errors_name_file_line_and_fault(tmp_path, base, change, mess
 
 def test_not_utf8_is_reported(tmp_path):
     _write(tmp_path, **GOOD)
-    (tmp_path / "text").write_bytes(b"a caf\xe9\nb x\n")
-    with pytest.raises(ValueError, match="text: not UTF-8"):
+    (tmp_path / "text").write_bytes(b"a x\nb caf\xe9\n")
+    with pytest.raises(ValueError, match="text:2: not UTF-8: byte 0xE9 at byte 6 of the line"):
         validate_data_dir(tmp_path)
+    (tmp_path / "text").write_text("a x\nb y\n", encoding="utf-16")
+    with pytest.raises(ValueError, match="text:1: file is UTF-16"):
+        validate_data_dir(tmp_path)
+
+
+def test_tables_split_lines_on_newline_only(tmp_path):
+    """As Kaldi reads tables: U+2028, U+0085, form feeds stay inside a value; a CR before LF is white space."""
+    path = tmp_path / "text"
+    path.write_bytes("\ufeffa one\u2028two\r\nb x\x85y\x0cz\n".encode("utf-8"))
+    assert read_lines(path) == ["a one\u2028two\r", "b x\x85y\x0cz"]
+    assert read_table(path) == {"a": "one\u2028two", "b": "x\x85y\x0cz"}
+    path.write_text("")
+    assert read_lines(path) == []
+    path.write_text("\n\n")
+    assert read_lines(path) == ["", ""]  # two empty lines, as str.splitlines counts them
 
 
 def test_missing_files(tmp_path):

@@ -19,7 +19,6 @@ import random
 import re
 import unicodedata
 from pathlib import Path
-from types import SimpleNamespace
 
 import _kaldialign
 import jiwer
@@ -28,6 +27,8 @@ import pytest
 
 from asr import scoring
 from asr.commands import score as score_command
+from asr.datadir import read_table, validate_data_dir
+from asr.scoring.lowmem import _LowMemoryAlignment
 from asr.text import normalize_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,13 +248,13 @@ def test_low_memory_alignment_is_kaldis() -> None:
         ref, hyp = random_pair(rng, rng.randint(0, 30), rng.choice((2, 3, 10)), rng.choice((0.1, 0.4, 1.0)))
         kaldi = _kaldialign.align(ref, hyp, -1, False)
         for leaf_cells, segments in ((1, 2), (6, 3), (40, 16)):
-            assert scoring._LowMemoryAlignment(ref, hyp, leaf_cells, segments).pairs() == kaldi, (i, ref, hyp)
+            assert _LowMemoryAlignment(ref, hyp, leaf_cells, segments).pairs() == kaldi, (i, ref, hyp)
 
 
 @pytest.mark.parametrize("edits", [0.02, 0.3, 1.0])
 def test_low_memory_alignment_of_long_pairs_is_kaldis(edits: float) -> None:
     ref, hyp = random_pair(random.Random(1), 3000, 30, edits)
-    assert scoring._LowMemoryAlignment(ref, hyp).pairs() == _kaldialign.align(ref, hyp, -1, False)
+    assert _LowMemoryAlignment(ref, hyp).pairs() == _kaldialign.align(ref, hyp, -1, False)
 
 
 def test_long_pairs_are_aligned_without_kaldis_matrix(monkeypatch) -> None:
@@ -269,8 +270,7 @@ def test_long_pairs_are_aligned_without_kaldis_matrix(monkeypatch) -> None:
     rng = random.Random(2)
     ref = "".join(rng.choice("abcdefgh ") for _ in range(5000))
     hyp = "".join(c if rng.random() > 0.1 else rng.choice("abcdefgh ") for c in ref)
-    bounded = SimpleNamespace(align=bounded_align, edit_distance=_kaldialign.edit_distance)
-    monkeypatch.setattr(scoring, "_kaldialign", bounded)
+    monkeypatch.setattr(_kaldialign, "align", bounded_align)  # where the scoring modules look it up
     result = scoring.score({"u": ref}, {"u": hyp}, "char", align=True)
     monkeypatch.undo()
     assert_kaldis(result)
@@ -337,6 +337,26 @@ def test_bad_input_names_file_and_line(tmp_path: Path, content, format: str, mes
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     with pytest.raises(ValueError, match=re.escape(str(tmp_path)) + "/" + message):
         scoring.read_transcripts(path, format)
+
+
+def test_transcripts_read_as_in_a_data_dir(tmp_path: Path) -> None:
+    # U+2028 (line separator) and U+0085 (next line) are white space inside a transcript, not line ends:
+    # the scorer and the data dir read lines with the same reader (asr.datadir.read_lines), split on \n only.
+    text = "a hello\u2028world\nb one\x85two three\nc x\x0cy\u2029z\r\n"
+    write(tmp_path / "text", text)
+    write(tmp_path / "wav.scp", "a /x/a.wav\nb /x/b.wav\nc /x/c.wav\n")
+    write(tmp_path / "utt2spk", "a s\nb s\nc s\n")
+    table = read_table(tmp_path / "text")
+    assert table == {"a": "hello\u2028world", "b": "one\x85two three", "c": "x\x0cy\u2029z"}
+    assert validate_data_dir(tmp_path).text == table
+    transcripts = scoring.read_transcripts(tmp_path / "text")
+    assert transcripts == {**table, "c": "x\x0cy\u2029z\r"}  # Kaldi's parsers take the \r for white space
+    assert {utt: normalize_text(t) for utt, t in transcripts.items()} == {
+        utt: normalize_text(t) for utt, t in table.items()
+    }
+    result = scoring.score(transcripts, {"a": "hello world", "b": "one two", "c": "x y"}, align=True)
+    assert scoring.kaldi_line(result.totals) == "%WER 25.00 [ 2 / 8, 0 ins, 2 del, 0 sub ]"
+    assert [len(utt.ref) for utt in result.utts] == [2, 3, 3]
 
 
 def test_detect_format() -> None:
@@ -507,6 +527,30 @@ def test_command_writes_reports(tmp_path: Path, capsys) -> None:
     assert summary["wer"]["speakers"]["spk1"]["err"] == 2 and summary["normalization"]["lowercase"] is True
     assert f"| {tmp_path.name} | 3 | 6 | 66.7 | 16.7 | 16.7 | 16.7 | 50.0 | 66.7 |" in (out / "results.md").read_text()
     assert "hat sat down" in (out / "wer.pra").read_text()
+
+
+def test_command_writes_the_library_reports(tmp_path: Path, capsys) -> None:
+    # The command is thin: what it prints and writes is console_lines and report_files of score_metrics.
+    ref = write(tmp_path / "text", "s1-u1 the cat sat\ns2-u2 a b c\n")
+    hyp = write(tmp_path / "hyp", "s1-u1 the hat sat down\ns2-u2 a c\n")
+    out = tmp_path / "scoring"
+    argv = ["--ref", str(ref), "--hyp", str(hyp), "--metric", "cer", "wer", "cer", "--spk-pattern", r"^(\w+)-"]
+    assert run_command(argv + ["--ignore-words", "down", "--top", "3", "--out-dir", str(out)]) == 0
+    refs, hyps = scoring.read_transcripts(ref), scoring.read_transcripts(hyp)
+    normalization = {"lowercase": False, "remove_punct": False, "ignore_words": ["down"]}
+    results = scoring.score_metrics(refs, hyps, ["cer", "wer", "cer"], align=True, **normalization)
+    assert list(results) == ["cer", "wer"]
+    assert capsys.readouterr().out == "\n".join(scoring.console_lines(results, **normalization)) + "\n"
+    files = scoring.report_files(
+        results, scoring.speaker_from_pattern(r"^(\w+)-"), ref=ref, hyp=hyp, mode="strict",
+        normalization=normalization, bootstrap=1000, top=3,
+    )
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+    assert scoring.dataset_name(ref) == tmp_path.name and scoring.dataset_name(tmp_path / "hyp.trn") == "hyp"
+    assert scoring.normalization_line() is None
+    assert scoring.normalization_line(True, True, ["uh", "um"]) == (
+        "Normalization: lowercase, remove-punct, ignore-words uh um"
+    )
 
 
 def test_command_reports_bad_input_as_value_error(tmp_path: Path) -> None:

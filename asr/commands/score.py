@@ -15,7 +15,6 @@ Example: asr score --ref data/test/text --hyp exp/decode_test/text --out-dir exp
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,30 +76,6 @@ def _normalization(args: argparse.Namespace) -> dict:
     return {"lowercase": args.lowercase, "remove_punct": args.remove_punct, "ignore_words": args.ignore_words}
 
 
-def _normalization_line(args: argparse.Namespace) -> str | None:
-    """Says which normalization produced the numbers, since it changes them."""
-    options = [name for name, on in (("lowercase", args.lowercase), ("remove-punct", args.remove_punct)) if on]
-    if args.ignore_words:
-        options.append("ignore-words " + " ".join(args.ignore_words))
-    return "Normalization: " + ", ".join(options) if options else None
-
-
-def _dataset_name(ref: Path) -> str:
-    """``data/test/text`` -> ``test``; any other file -> its stem."""
-    return ref.parent.name if ref.name == "text" and ref.parent.name else ref.stem
-
-
-def _kaldi_lines(result: ScoreResult) -> list[str]:
-    """What Kaldi's compute-wer prints for one metric: rate, sentence error rate, tally."""
-    from asr import scoring
-
-    return [
-        scoring.kaldi_line(result.totals, result.metric, result.partial),
-        scoring.ser_line(result.totals),
-        scoring.scored_line(result),
-    ]
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse report paths that cannot be written before scoring, which can take long on long-form transcripts."""
     if args.out_dir and args.out_dir.exists() and not args.out_dir.is_dir():
@@ -117,17 +92,8 @@ def run(args: argparse.Namespace) -> int:
     hyps = scoring.read_transcripts(args.hyp, args.format)
     speaker_of = _speaker_of(args)
     align = bool(args.out_dir or args.json)  # the reports show alignments; made with the counts, they cost less
-    results = {
-        metric: scoring.score(
-            refs, hyps, scoring.METRIC_UNITS[metric], args.mode, align=align, **_normalization(args)
-        )
-        for metric in dict.fromkeys(args.metric)
-    }
-    # One rate line per metric; sentence errors and the tally do not depend on the unit.
-    lines = [_kaldi_lines(result)[0] for result in results.values()] + _kaldi_lines(next(iter(results.values())))[1:]
-    normalization = _normalization_line(args)
-    if normalization:
-        lines.append(normalization)
+    results = scoring.score_metrics(refs, hyps, args.metric, args.mode, align=align, **_normalization(args))
+    lines = scoring.console_lines(results, **_normalization(args))
     if args.out_dir or args.json:
         _write_reports(args, results, speaker_of)
     print("\n".join(lines))
@@ -137,29 +103,13 @@ def run(args: argparse.Namespace) -> int:
 def _write_reports(
     args: argparse.Namespace, results: dict[str, ScoreResult], speaker_of: SpeakerOf | None
 ) -> None:
-    """Build every report first, so that a bad speaker map leaves no half-written directory."""
+    """Build every report first (in the library), so that a bad speaker map leaves no half-written directory."""
     from asr import scoring
 
-    files: dict[str, str] = {}
-    summary = {"ref": str(args.ref), "hyp": str(args.hyp), "mode": args.mode, "normalization": _normalization(args)}
-    markdown = []
-    for metric, result in results.items():
-        interval = scoring.bootstrap_interval(result, args.bootstrap)
-        bootstrap = [scoring.bootstrap_line(interval, result.metric)] if interval else []
-        files[metric] = "\n".join(_kaldi_lines(result) + bootstrap) + "\n"
-        files[f"{metric}.sclite"] = scoring.sclite_table(result, speaker_of, title=str(args.hyp))
-        files[f"{metric}.pra"] = scoring.pra_text(result)
-        files[f"{metric}.confusions"] = scoring.confusion_report(scoring.confusions(result), args.top)
-        summary[metric] = scoring.summary(result, speaker_of, interval, args.top)
-        markdown += [
-            f"### {result.metric}",
-            "",
-            scoring.markdown_header(result.unit),
-            scoring.markdown_row(_dataset_name(args.ref), result.totals),
-            "",
-        ]
-    files["results.md"] = "\n".join(markdown)
-    files["results.json"] = json.dumps(summary, ensure_ascii=False, indent=1) + "\n"
+    files = scoring.report_files(
+        results, speaker_of, ref=args.ref, hyp=args.hyp, mode=args.mode, normalization=_normalization(args),
+        bootstrap=args.bootstrap, top=args.top,
+    )
     if args.out_dir:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
