@@ -1,5 +1,8 @@
 """CTC decoding: greedy best path or beam search, and decoding a data dir.
 
+:func:`data_dir_log_probs` runs a model on a data dir once; decoding,
+tuning (:mod:`asr.tuning`) and alignment (:mod:`asr.alignment`) start from it.
+
 Greedy and beam search return the same :class:`asr.beam_search.Hypothesis`,
 so everything downstream (N-best lists, word timings, CTM) serves both.
 """
@@ -9,18 +12,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from asr.alignment import WordTiming, word_timings, write_ctm
 from asr.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis, check_paths
 from asr.config import load_config, save_config
-from asr.datadir import load_feats, validate_data_dir, write_table
+from asr.datadir import DataDir, load_feats, validate_data_dir, write_table
 from asr.frontend import KINDS, load_feature_config
 from asr.images import ImageConfig
-from asr.package import Recognizer, load_recognizer
 from asr.text import Tokenizer
+
+if TYPE_CHECKING:
+    from asr.package import Recognizer
 
 
 def greedy_path(log_probs: torch.Tensor) -> tuple[list[int], list[int]]:
@@ -80,13 +85,62 @@ def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[st
     silently into nonsense.  Features brought from elsewhere, without a
     ``fbank.yaml``/``image.yaml``, are taken on trust.
     """
-    data = validate_data_dir(data_dir, need_feats=True, need_text=False)
+    _, keys, feats = _read_data_dir(data_dir, recognizer, need_text=False)
+    return keys, feats
+
+
+def _read_data_dir(
+    data_dir: str | Path, recognizer: Recognizer, need_text: bool
+) -> tuple[DataDir, list[str], list[torch.Tensor]]:
+    data = validate_data_dir(data_dir, need_feats=True, need_text=need_text)
     if any((Path(data_dir) / f"{kind}.yaml").exists() for kind in KINDS):
         features = load_feature_config(data_dir)
         if features != recognizer.spec.features:
             raise ValueError(f"{data_dir}: features {features} differ from the model's ({recognizer.spec.features})")
     keys = sorted(data.feats)
-    return keys, [torch.tensor(load_feats(data.feats[k], k), dtype=torch.float32) for k in keys]
+    return data, keys, [torch.tensor(load_feats(data.feats[k], k), dtype=torch.float32) for k in keys]
+
+
+@dataclass
+class DataDirLogProbs:
+    """A data dir run through the acoustic model: what decoding, tuning and alignment start from."""
+
+    recognizer: Recognizer
+    keys: list[str]  # utterance ids, sorted
+    log_probs: list[torch.Tensor]  # (T, V) of each utterance, in the order of ``keys``
+    text: dict[str, str]  # the data dir's transcripts ({} when it has none)
+    audio_seconds: float  # of the features (0 for line images: no audio)
+    seconds: float  # taken by the acoustic model
+
+
+def data_dir_log_probs(
+    model_path: str | Path, data_dir: str | Path, device: str = "auto", *, need_time_axis: bool = False,
+    need_text: bool = False,
+) -> DataDirLogProbs:
+    """Load the model and run it on the features of a data dir.
+
+    ``need_time_axis``: the caller times words (CTM, alignment), which a
+    model without a time axis cannot do; ``need_text``: the data dir must
+    have transcripts (references to score or align).  Both are checked
+    before the model runs.
+    """
+    from asr.package import load_recognizer  # here, not above: the loaded model's module imports this one
+
+    recognizer = load_recognizer(model_path, device)
+    if need_time_axis:
+        recognizer.require_time_axis(str(model_path))
+    data, keys, feats = _read_data_dir(data_dir, recognizer, need_text)
+    started = time.time()
+    log_probs = recognizer.log_probs(feats)
+    seconds = time.time() - started
+    features = recognizer.spec.features
+    audio = 0.0 if isinstance(features, ImageConfig) else sum(f.shape[0] for f in feats) * features.frame_shift_ms / 1000
+    return DataDirLogProbs(recognizer, keys, log_probs, data.text, audio, seconds)
+
+
+def best_text(nbest: list[Hypothesis]) -> str:
+    """The text of the best of a decoder's hypotheses ("" when the search found none)."""
+    return nbest[0].text if nbest else ""
 
 
 def decode_data_dir(
@@ -100,28 +154,23 @@ def decode_data_dir(
     (``<utt>-<rank> <score> <text>``) and, with ``ctm``, word timings with
     confidences by forced alignment of the best hypothesis (``ctm``).
     """
-    recognizer = load_recognizer(model_path, device)
-    if ctm:
-        recognizer.require_time_axis(str(model_path))
-    keys, feats = read_features(data_dir, recognizer)
+    data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=ctm)
+    keys, log_probs = data.keys, data.log_probs
     started = time.time()
-    log_probs = recognizer.log_probs(feats)
-    decode = make_decoder(recognizer.tokenizer, config)
+    decode = make_decoder(data.recognizer.tokenizer, config)
     results = [decode(lp) for lp in log_probs]
-    seconds = time.time() - started
+    seconds = data.seconds + time.time() - started
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_table(out / "text", {k: r[0].text if r else "" for k, r in zip(keys, results)})
+    write_table(out / "text", {k: best_text(r) for k, r in zip(keys, results)})
     save_config(config, out / "decode.yaml")
     if config.mode == "beam" and config.beam.nbest > 1:
         lines = [f"{k}-{rank} {h.score:.3f} {h.text}\n" for k, r in zip(keys, results) for rank, h in enumerate(r, 1)]
         (out / "nbest.txt").write_text("".join(lines), encoding="utf-8")
     if ctm:
-        write_ctm(((k, hypothesis_timings(recognizer, lp, r[0] if r else None, k))
+        write_ctm(((k, hypothesis_timings(data.recognizer, lp, r[0] if r else None, k))
                    for k, lp, r in zip(keys, log_probs, results)), out / "ctm")
-    features = recognizer.spec.features
-    audio = 0.0 if isinstance(features, ImageConfig) else sum(f.shape[0] for f in feats) * features.frame_shift_ms / 1000
-    write_decode_log(out, model_path, data_dir, config.mode, len(keys), audio, seconds)
+    write_decode_log(out, model_path, data_dir, config.mode, len(keys), data.audio_seconds, seconds)
     return len(keys)
 
 

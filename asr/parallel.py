@@ -15,7 +15,7 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from asr.launch import parse_launcher, run_jobs
 
@@ -35,19 +35,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'slurm [sbatch options]' or 'srun [srun options]'")
 
 
+class _Recorder:
+    """Stands in for a parser while a command adds its arguments, and keeps every action that ``add_argument`` returns.
+
+    argparse has no public list of a parser's actions; the ones the command
+    adds (to the parser or to its argument groups) are what its jobs need.
+    """
+
+    def __init__(self, container: Any, actions: list[argparse.Action]) -> None:
+        self._container = container
+        self._actions = actions
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = self._container.add_argument(*args, **kwargs)
+        self._actions.append(action)
+        return action
+
+    def add_argument_group(self, *args, **kwargs) -> "_Recorder":
+        return _Recorder(self._container.add_argument_group(*args, **kwargs), self._actions)
+
+    def add_mutually_exclusive_group(self, *args, **kwargs) -> "_Recorder":
+        return _Recorder(self._container.add_mutually_exclusive_group(*args, **kwargs), self._actions)
+
+    def __getattr__(self, name: str):  # set_defaults and the rest: the real parser's
+        return getattr(self._container, name)
+
+
+def command_actions(add_command_arguments: Callable[[argparse.ArgumentParser], None]) -> list[argparse.Action]:
+    """The actions (options and positionals) that a command's ``add_arguments`` adds, in the order it adds them."""
+    actions: list[argparse.Action] = []
+    add_command_arguments(_Recorder(argparse.ArgumentParser(add_help=False), actions))
+    return actions
+
+
 def job_argv(add_command_arguments: Callable[[argparse.ArgumentParser], None], args: argparse.Namespace,
              values: dict[str, object]) -> list[str]:
     """The command line (after the command name) that gives ``args`` with ``values`` replaced, and no --nj/--cmd.
 
-    Built from the command's own parser, so an option added to the command
-    later reaches the jobs too; options at their default are left out.
+    Built from the options that the command's ``add_arguments`` adds, so an
+    option added to the command later reaches the jobs too; options at
+    their default are left out.
     """
-    parser = argparse.ArgumentParser()
-    add_command_arguments(parser)
     positional: list[str] = []
     options: list[str] = []
-    for action in parser._actions:  # argparse has no public list of its actions
-        if action.dest in ("help", "nj", "cmd"):
+    for action in command_actions(add_command_arguments):
+        if action.dest in ("nj", "cmd"):
             continue
         value = values.get(action.dest, getattr(args, action.dest))
         many = isinstance(value, (list, tuple))

@@ -13,9 +13,7 @@ from pathlib import Path
 
 from asr.beam_search import BeamSearchOptions
 from asr.config import save_config
-from asr.datadir import validate_data_dir
-from asr.decoding import DecodeConfig, make_decoder, read_features
-from asr.package import load_recognizer
+from asr.decoding import DecodeConfig, best_text, data_dir_log_probs, make_decoder
 from asr.scoring import METRIC_UNITS, score
 
 log = logging.getLogger(__name__)
@@ -48,17 +46,14 @@ def tune(
     """
     if metric not in METRIC_UNITS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_UNITS)}, got {metric!r}")
-    recognizer = load_recognizer(model_path, device)
-    refs = validate_data_dir(data_dir).text
-    keys, feats = read_features(data_dir, recognizer)
-    log_probs = recognizer.log_probs(feats)
+    data = data_dir_log_probs(model_path, data_dir, device, need_text=True)
     rows, best, best_rate = [], base, float("inf")
     for values in itertools.product(*grid.values()):
         point = dict(zip(grid, values))
         config = dataclasses.replace(base, beam=dataclasses.replace(base.beam, **point))
-        decode = make_decoder(recognizer.tokenizer, config)
-        hyps = {k: (r[0].text if (r := decode(lp)) else "") for k, lp in zip(keys, log_probs)}
-        rate = score(refs, hyps, unit=METRIC_UNITS[metric], mode="all").totals.rate
+        decode = make_decoder(data.recognizer.tokenizer, config)
+        hyps = {k: best_text(decode(lp)) for k, lp in zip(data.keys, data.log_probs)}
+        rate = score(data.text, hyps, unit=METRIC_UNITS[metric], mode="all").totals.rate
         rows.append((point, rate))
         log.info("%s: %s %.2f%%", " ".join(f"{k}={v:g}" for k, v in point.items()), metric.upper(), 100 * rate)
         if rate < best_rate:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from asr import cli
-from asr.commands.decode import config_from_args
+from asr.commands.options import add_decode_arguments, config_from_args
+from asr.parallel import command_actions
 
 
 def asr_cli(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -99,3 +100,15 @@ def test_an_empty_lexicon_or_lm_path_is_refused(argv, option):
     args = cli.build_parser().parse_args([*argv, option, ""])
     with pytest.raises(ValueError, match=f"^{option[2:]}: empty path"):
         config_from_args(args)
+
+
+def test_every_decoding_option_explains_itself_and_its_default():
+    actions = command_actions(add_decode_arguments)
+    assert [a.option_strings[0] for a in actions] == [
+        "--config", "--mode", "--lexicon", "--lm", "--beam-size", "--beam-threshold", "--lm-weight", "--word-score",
+        "--unk-score", "--sil-score", "--nbest"]
+    for action in actions:
+        assert action.help and "(default: " in action.help and "see BeamSearchOptions" not in action.help, action
+    assert {a.option_strings[0]: a.help.rpartition("(default: ")[2] for a in actions[4:]} == {
+        "--beam-size": "50)", "--beam-threshold": "50)", "--lm-weight": "2)", "--word-score": "0)",
+        "--unk-score": "-inf)", "--sil-score": "0)", "--nbest": "1)"}

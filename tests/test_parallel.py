@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from asr.cli import main
+from asr.cli import build_parser, main
+from asr.commands import decode as decode_command
 from asr.commands import features as features_command
 from asr.datadir import read_table, validate_data_dir
 from asr.extract import extract_features
 from asr.features import FbankConfig
 from asr.launch import JobError, check_logs, parse_launcher, run_jobs
-from asr.parallel import job_argv
+from asr.parallel import command_actions, job_argv
 from asr.split import assign_parts, split_data_dir
 
 MODEL = REPO / "asr" / "models" / "an4.pt"
@@ -127,11 +128,48 @@ def test_segments_split_with_their_recordings_and_merge_back(an4_wavs, tmp_path)
 def test_job_argv_rebuilds_the_command_line(tmp_path):
     parser = argparse.ArgumentParser()
     features_command.add_arguments(parser)
-    args = parser.parse_args(["a", "b", "--speed-perturb", "0.9", "1.0", "--config", "f.yaml", "--nj", "3"])
-    argv = job_argv(features_command.add_arguments, args, {"src": tmp_path / "a1", "dst": "b1"})
-    assert argv == [str(tmp_path / "a1"), "b1", "--config=f.yaml", "--speed-perturb", "0.9", "1.0"]
+    src = tmp_path / "a dir"  # a path with a space stays one word
+    args = parser.parse_args([str(src), "b", "--speed-perturb", "0.9", "1.0", "--config=f.yaml", "--nj", "3",
+                              "--cmd=local --max-parallel 2"])
+    argv = job_argv(features_command.add_arguments, args, {"src": src / "split3" / "1", "dst": "b1"})
+    assert argv == [str(src / "split3" / "1"), "b1", "--config=f.yaml", "--speed-perturb", "0.9", "1.0"]
     again = parser.parse_args(argv)
-    assert again.speed_perturb == args.speed_perturb and again.nj == 1
+    assert again.speed_perturb == args.speed_perturb and again.nj == 1 and again.cmd == "local"
+
+
+def test_job_argv_keeps_the_options_of_argument_groups():
+    """--mode and --lm-weight (the decoding group), --threads (the device group), given with '=' or as two words."""
+    parser = build_parser()
+    args = parser.parse_args(["decode", "--model", "exp/a model.pt", "--data=data/test", "--out", "exp/de code",
+                              "--mode=beam", "--lm-weight", "0.5", "--nbest=3", "--ctm", "--threads", "2",
+                              "--nj=4", "--cmd", "local"])
+    job = {"data": "data/test/split4/1", "out": "exp/de code/jobs/1"}
+    argv = job_argv(decode_command.add_arguments, args, job)
+    assert argv == ["--model=exp/a model.pt", "--data=data/test/split4/1", "--out=exp/de code/jobs/1", "--mode=beam",
+                    "--lm-weight=0.5", "--nbest=3", "--ctm", "--threads=2"]
+    assert vars(parser.parse_args(["decode", *argv])) == {**vars(args), **job, "nj": 1, "cmd": "local"}
+
+
+def test_an_option_added_to_a_command_later_reaches_the_jobs():
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        decode_command.add_arguments(parser)
+        group = parser.add_argument_group("new").add_mutually_exclusive_group()
+        group.add_argument("--new-option", type=int, default=0)
+        parser.add_argument("--new-list", nargs="+", default=[])
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--model", "m", "--data", "d", "--out", "o", "--new-option", "5", "--new-list=x y"])
+    assert job_argv(add_arguments, args, {}) == ["--model=m", "--data=d", "--out=o", "--new-option=5",
+                                                 "--new-list", "x y"]
+
+
+@pytest.mark.parametrize("command, required", [(decode_command, ["--model", "m", "--data", "d", "--out", "o"]),
+                                               (features_command, ["src", "dst"])])
+def test_command_actions_are_every_option_of_the_command(command, required):
+    parser = argparse.ArgumentParser(add_help=False)
+    command.add_arguments(parser)
+    assert [action.dest for action in command_actions(command.add_arguments)] == list(vars(parser.parse_args(required)))
 
 
 def test_features_two_slurm_jobs_equal_one_job(mini_data, tmp_path, fake_slurm):
@@ -162,9 +200,9 @@ def test_features_two_slurm_jobs_equal_one_job(mini_data, tmp_path, fake_slurm):
 
 
 def test_decode_two_local_jobs_equal_one_job(mini_data, tmp_path):
-    data = copy_tables(mini_data / "test", tmp_path / "test")
-    flags = ["--model", str(MODEL), "--data", str(data), "--mode", "beam", "--nbest", "2", "--ctm"]
-    one, two = tmp_path / "one", tmp_path / "two"
+    data = copy_tables(mini_data / "test", tmp_path / "test set")  # a path with a space reaches the jobs whole
+    flags = ["--model", str(MODEL), "--data", str(data), "--mode", "beam", "--nbest=2", "--ctm"]
+    one, two = tmp_path / "one", tmp_path / "two jobs"
     assert main(["decode", *flags, "--out", str(one)]) == 0
     assert main(["decode", *flags, "--out", str(two), "--nj", "2", "--cmd", "local --max-parallel 2"]) == 0
     assert (two / "text").read_text() == (one / "text").read_text()

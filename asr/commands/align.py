@@ -22,26 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.alignment import char_timings, word_timings, write_ctm
-    from asr.datadir import validate_data_dir
-    from asr.decoding import read_features
+    from asr.alignment import align_data_dir
     from asr.device import set_threads
-    from asr.package import load_recognizer
 
     set_threads(args.threads)
-    recognizer = load_recognizer(args.model, args.device)
-    recognizer.require_time_axis(args.model)
-    text = validate_data_dir(args.data).text
-    keys, feats = read_features(args.data, recognizer)
-    timings = word_timings if args.unit == "word" else char_timings
-    aligned, failed = [], 0
-    for key, log_probs in zip(keys, recognizer.log_probs(feats)):
-        try:
-            ids = recognizer.tokenizer.encode(text[key])
-            aligned.append((key, timings(log_probs, ids, recognizer.tokenizer.tokens, recognizer.frame_shift, key)))
-        except ValueError as error:
-            failed += 1
-            print(f"asr align: skipping {key}: {error}", file=sys.stderr)
-    write_ctm(aligned, args.out)
-    print(f"{args.out}: {len(aligned)} utterances aligned, {failed} skipped")
-    return 1 if failed else 0
+    aligned, skipped = align_data_dir(args.model, args.data, args.out, args.unit, args.device)
+    for key, error in skipped.items():
+        print(f"asr align: skipping {key}: {error}", file=sys.stderr)
+    print(f"{args.out}: {aligned} utterances aligned, {len(skipped)} skipped")
+    return 1 if skipped else 0

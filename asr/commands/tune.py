@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from asr.commands.decode import add_decode_arguments, config_from_args
+from asr.commands.options import add_decode_arguments, config_from_args
 from asr.device import add_device_arguments, set_threads
 
 
