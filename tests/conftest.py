@@ -120,9 +120,10 @@ def make_mini_iam(copiste_root: Path, root: Path) -> Path:
 
 
 def copy_recipe(name: str, tmp_path: Path) -> Path:
-    """recipes/NAME copied under tmp_path without its data and exp, beside a link to tools/ as run.sh expects."""
+    """recipes/NAME and the TEMPLATE it sources copied under tmp_path without data and exp, beside a link to tools/."""
     recipe = tmp_path / "recipes" / name
     shutil.copytree(REPO / "recipes" / name, recipe, ignore=shutil.ignore_patterns("data", "exp"))
+    shutil.copytree(REPO / "recipes" / "TEMPLATE", tmp_path / "recipes" / "TEMPLATE")
     (tmp_path / "tools").symlink_to(REPO / "tools")
     return recipe
 
