@@ -25,7 +25,7 @@ from asr.images import ImageConfig
 from asr.text import Tokenizer
 
 if TYPE_CHECKING:
-    from asr.package import Recognizer
+    from asr.transcribe import Recognizer
 
 
 def greedy_path(log_probs: torch.Tensor) -> tuple[list[int], list[int]]:
@@ -124,7 +124,7 @@ def data_dir_log_probs(
     have transcripts (references to score or align).  Both are checked
     before the model runs.
     """
-    from asr.package import load_recognizer  # here, not above: the loaded model's module imports this one
+    from asr.transcribe import load_recognizer  # here, not above: the loaded model's module imports this one
 
     recognizer = load_recognizer(model_path, device)
     if need_time_axis:

@@ -1,28 +1,32 @@
-"""The trained model as one self-contained file, and loading it back.
+"""The trained model as one self-contained file: :class:`ModelFile` alone reads and writes it.
 
 A model file holds everything needed to go from audio to text: weights,
-model config, token list, feature config and CMVN statistics, so that
-``asr transcribe --model FILE a.wav`` needs nothing else.
+model config, token list, feature config and CMVN statistics, and
+optionally the decoding it carries (`asr export --decode-config`: search
+settings with the lexicon and LM texts), so that
+``asr transcribe --model FILE a.wav`` needs nothing else.  On disk it is a
+``torch.save``'d mapping; its keys are known here and nowhere else.
+
+The model loaded for use, :class:`asr.transcribe.Recognizer`, lives with
+transcription, above :mod:`asr.decoding`; ``Recognizer`` and
+``load_recognizer`` are also answered here (looked up on first use) for the
+modules that import them from here.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
-from asr.batching import bucket_batches
 from asr.config import from_dict, to_dict
-from asr.device import resolve_device
-from asr.frontend import FeatureConfig, feature_config_from_dict, kind_of, normalization
-from asr.images import ImageConfig
+from asr.decoding import DecodeConfig
+from asr.frontend import FeatureConfig, feature_config_from_dict, kind_of
 from asr.model import AcousticModel, ModelConfig
-from asr.precision import amp_dtype, autocast
-from asr.text import Tokenizer
 
 VERSION = 1  # of the model file format; a newer asr may write newer ones
 FORMAT = f"asr-model-{VERSION}"
@@ -49,62 +53,16 @@ def atomic_save(obj: Any, path: str | Path) -> None:
         raise
 
 
-@dataclass
-class RecognizerSpec:
-    """What a model file describes apart from its weights."""
-
-    model: ModelConfig
-    tokens: tuple[str, ...]
-    features: FeatureConfig  # FbankConfig for speech, ImageConfig for handwriting
-    cmvn: torch.Tensor  # Kaldi CMVN stats, 2 x (D+1); unused by image models
-    info: dict[str, Any] = field(default_factory=dict)  # training provenance, free form
-    # Decoding the file carries (see `asr export`): {"config": DecodeConfig fields,
-    # "lexicon": text or None, "lm": ARPA text or None}; None means greedy.
-    decoding: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "model": to_dict(self.model),
-            "tokens": list(self.tokens),
-            "feature_kind": kind_of(self.features),
-            "features": to_dict(self.features),
-            "cmvn": self.cmvn,
-            "info": self.info,
-            "decoding": self.decoding,
-        }
-
-    @classmethod
-    def from_dict(cls, values: Any, where: str) -> "RecognizerSpec":
-        """The spec a model file (or training checkpoint) holds, with one-line errors naming ``where``."""
-        found = values.get("format") if isinstance(values, dict) else None
-        if found != FORMAT:
-            newer = re.fullmatch(r"asr-model-(\d+)", str(found))
-            if newer and int(newer[1]) > VERSION:
-                raise ValueError(f"{where}: made by a newer version of asr "
-                                 f"(format {found}; this version reads {FORMAT})")
-            raise ValueError(f"{where}: not an asr model file (format {found!r}, expected {FORMAT!r})")
-        model = from_dict(ModelConfig, _part(values, "model", where), f"{where}:model")
-        tokens = tuple(_part(values, "tokens", where))
-        if len(tokens) != model.num_tokens:
-            raise ValueError(f"{where}: {len(tokens)} tokens, but the model has {model.num_tokens} outputs")
-        return cls(
-            model=model,
-            tokens=tokens,
-            # Files from before image support hold fbank features without a kind.
-            features=feature_config_from_dict(values.get("feature_kind", "fbank"), _part(values, "features", where),
-                                              f"{where}:features"),
-            cmvn=_part(values, "cmvn", where),
-            info=values.get("info", {}),
-            decoding=values.get("decoding"),
-        )
-
-
-def _part(values: dict[str, Any], key: str, where: str) -> Any:
-    """``values[key]``, or a one-line error: a file cut down by hand or by other software must not end in a KeyError."""
-    if key not in values:
-        raise ValueError(f"{where}: no '{key}' in the file (damaged, or not written by asr)")
-    return values[key]
+def read_checkpoint(path: str | Path) -> Any:
+    """torch.load with a one-line error for a missing, truncated or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a corrupt file, some with pages of advice
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+        raise ValueError(f"{path}: unreadable model file ({reason})") from None
 
 
 def check_weights(config: ModelConfig, weights: Any, where: str) -> None:
@@ -130,91 +88,142 @@ def check_weights(config: ModelConfig, weights: Any, where: str) -> None:
         raise ValueError(f"{where}: weights do not fit the model config: {'; '.join(found)}")
 
 
-def save_model(path: str | Path, spec: RecognizerSpec, state_dict: dict[str, torch.Tensor]) -> None:
-    atomic_save({**spec.to_dict(), "state_dict": state_dict}, path)
+@dataclass
+class CarriedDecoding:
+    """The decoding a model file carries: search settings, with the lexicon and LM as text.
 
+    ``config.lexicon`` and ``config.lm`` are None here, as paths mean nothing
+    on another machine; :meth:`unpack` writes the texts out and points a
+    config at them.
+    """
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """torch.load with a one-line error for a missing, truncated or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a corrupt file, some with pages of advice
-        reason = f"{type(error).__name__}: {str(error).splitlines()[0]}"
-        raise ValueError(f"{path}: unreadable model file ({reason})") from None
+    config: DecodeConfig
+    lexicon: str | None = None  # flashlight lexicon text
+    lm: str | None = None  # ARPA text
 
+    @classmethod
+    def from_config(cls, config: DecodeConfig) -> CarriedDecoding:
+        """What a model file carries to decode as ``config`` does, with the lexicon and LM it names read in."""
+        texts = {name: Path(path).read_text(encoding="utf-8") if path else None
+                 for name, path in (("lexicon", config.lexicon), ("lm", config.lm))}
+        return cls(replace(config, lexicon=None, lm=None), **texts)
 
-def read_model(path: str | Path) -> tuple[RecognizerSpec, dict[str, torch.Tensor]]:
-    """A model file's spec and weights, checked against each other, with one-line errors naming the file."""
-    values = read_checkpoint(path)
-    spec = RecognizerSpec.from_dict(values, str(path))
-    weights = _part(values, "state_dict", str(path))
-    check_weights(spec.model, weights, str(path))
-    return spec, weights
+    def unpack(self, folder: str | Path) -> DecodeConfig:
+        """The config to decode with, its lexicon and LM written into ``folder``."""
+        paths = {}
+        for name in ("lexicon", "lm"):
+            text = getattr(self, name)
+            if text:
+                paths[name] = str(Path(folder) / name)
+                Path(paths[name]).write_text(text, encoding="utf-8")
+        return replace(self.config, **paths)
 
 
 @dataclass
-class Recognizer:
-    """A loaded model with everything needed to turn features into text."""
+class ModelFile:
+    """A model file's contents, checked; :meth:`read` and :meth:`write` are the only code that knows its keys.
 
-    spec: RecognizerSpec
-    model: AcousticModel
-    tokenizer: Tokenizer
-    mean: torch.Tensor
-    inv_std: torch.Tensor
-    dtype: torch.dtype | None = None  # autocast dtype of the forward pass; None: float32
-    device: torch.device = torch.device("cpu")  # where the model's weights are and the forward pass runs
+    The on-disk mapping (format ``asr-model-1``)::
 
-    def require_time_axis(self, where: str) -> None:
-        """Fail early, naming ``where`` (the model file), when asked for times from an image model."""
-        if isinstance(self.spec.features, ImageConfig):
-            raise ValueError(f"{where}: a handwriting (image) model has no time axis: "
-                             "timings (CTM, SRT, alignments) are for speech models")
+        format        "asr-model-1"
+        model         ModelConfig fields
+        tokens        token list, blank first
+        feature_kind  "fbank" or "image" (absent in files from before images: fbank)
+        features      FbankConfig or ImageConfig fields
+        cmvn          Kaldi CMVN stats, 2 x (D+1); unused by image models
+        info          training provenance, free form (``config``: the TrainConfig fields)
+        decoding      None (greedy), or {"config": DecodeConfig fields, "lexicon": text or None,
+                      "lm": ARPA text or None}
+        state_dict    the network's weights (float16 in files exported with --half)
 
-    @property
-    def frame_shift(self) -> float:
-        """Seconds per output frame."""
-        self.require_time_axis("model")
-        return self.spec.features.frame_shift_ms / 1000 * self.spec.model.subsampling
-
-    @torch.no_grad()
-    def log_probs(self, feats: Sequence[torch.Tensor], max_frames: int = 20000) -> list[torch.Tensor]:
-        """CTC log-probs (T', V) of each raw feature matrix, in batches of similar length.
-
-        An input shorter than the model's subsampling (a sliver of an image)
-        is padded with zeros (after normalization: the mean, or paper) to one
-        output frame instead of failing the whole batch.
-        """
-        least = self.spec.model.subsampling
-        normalized = [torch.nn.functional.pad((f - self.mean) * self.inv_std, (0, 0, 0, max(0, least - len(f))))
-                      for f in feats]
-        results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
-        for indices in bucket_batches([f.shape[0] for f in normalized], max_frames, 64, shuffle=False):
-            batch = torch.nn.utils.rnn.pad_sequence([normalized[i] for i in indices], batch_first=True)
-            lengths = torch.tensor([normalized[i].shape[0] for i in indices])
-            with autocast(self.device, self.dtype):
-                out, out_lengths = self.model(batch.to(self.device), lengths)
-            # Renormalized in float32: bfloat16 log-probs sum to 1 only within about 1%.  Decoders run on the CPU.
-            out = out.float().log_softmax(dim=-1).cpu()
-            for row, i in enumerate(indices):
-                results[i] = out[row, : out_lengths[row]]
-        return results
-
-
-def load_recognizer(path: str | Path, device: str | torch.device = "auto") -> Recognizer:
-    """Load a model file for decoding on ``device`` (auto: a CUDA GPU when torch sees one, else the CPU).
-
-    The forward pass runs in the precision the model was trained in where
-    the device has it natively (:func:`asr.precision.amp_dtype`), else in float32.
+    A training checkpoint keeps all but ``state_dict`` as its ``spec`` (see
+    :mod:`asr.checkpoint`): :meth:`to_dict` and :meth:`from_dict` with
+    ``weights=False``.
     """
-    spec, weights = read_model(path)
-    target = resolve_device(device)
-    model = AcousticModel(spec.model)
-    # Exported files may store float16 weights to halve their size; compute in float32.
-    model.load_state_dict({name: tensor.float() for name, tensor in weights.items()})
-    model.eval().to(target)
-    mean, inv_std = normalization(spec.features, spec.cmvn)
-    trained_in = spec.info.get("config", {}).get("amp", "none")
-    return Recognizer(spec, model, Tokenizer(spec.tokens), mean, inv_std, amp_dtype(trained_in, target), target)
+
+    model: ModelConfig
+    tokens: tuple[str, ...]
+    features: FeatureConfig  # FbankConfig for speech, ImageConfig for handwriting
+    cmvn: torch.Tensor
+    weights: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    info: dict[str, Any] = field(default_factory=dict)
+    decoding: CarriedDecoding | None = None  # None: greedy
+
+    version = VERSION  # of the format this class reads and writes
+
+    @classmethod
+    def read(cls, path: str | Path) -> ModelFile:
+        """A model file, its parts checked against each other, with one-line errors naming the file."""
+        return cls.from_dict(read_checkpoint(path), str(path))
+
+    def write(self, path: str | Path) -> None:
+        """Write the file atomically (temp file and rename)."""
+        atomic_save(self.to_dict(), path)
+
+    def to_dict(self, weights: bool = True) -> dict[str, Any]:
+        """The on-disk mapping; without ``weights``, the spec a training checkpoint keeps."""
+        values = {
+            "format": FORMAT,
+            "model": to_dict(self.model),
+            "tokens": list(self.tokens),
+            "feature_kind": kind_of(self.features),
+            "features": to_dict(self.features),
+            "cmvn": self.cmvn,
+            "info": self.info,
+            "decoding": None if self.decoding is None else {
+                "config": to_dict(self.decoding.config), "lexicon": self.decoding.lexicon, "lm": self.decoding.lm},
+        }
+        return {**values, "state_dict": self.weights} if weights else values
+
+    @classmethod
+    def from_dict(cls, values: Any, where: str, weights: bool = True) -> ModelFile:
+        """The contents of a model file (or, without ``weights``, a checkpoint's spec); errors name ``where``."""
+        found = values.get("format") if isinstance(values, dict) else None
+        if found != FORMAT:
+            newer = re.fullmatch(r"asr-model-(\d+)", str(found))
+            if newer and int(newer[1]) > VERSION:
+                raise ValueError(f"{where}: made by a newer version of asr "
+                                 f"(format {found}; this version reads {FORMAT})")
+            raise ValueError(f"{where}: not an asr model file (format {found!r}, expected {FORMAT!r})")
+        model = from_dict(ModelConfig, _part(values, "model", where), f"{where}:model")
+        tokens = tuple(_part(values, "tokens", where))
+        if len(tokens) != model.num_tokens:
+            raise ValueError(f"{where}: {len(tokens)} tokens, but the model has {model.num_tokens} outputs")
+        contents = cls(
+            model=model,
+            tokens=tokens,
+            # Files from before image support hold fbank features without a kind.
+            features=feature_config_from_dict(values.get("feature_kind", "fbank"), _part(values, "features", where),
+                                              f"{where}:features"),
+            cmvn=_part(values, "cmvn", where),
+            info=values.get("info") or {},
+            decoding=_carried_decoding(values.get("decoding"), f"{where}:decoding"),
+        )
+        if weights:
+            contents.weights = _part(values, "state_dict", where)
+            check_weights(model, contents.weights, where)
+        return contents
+
+
+def _part(values: dict[str, Any], key: str, where: str) -> Any:
+    """``values[key]``, or a one-line error: a file cut down by hand or by other software must not end in a KeyError."""
+    if key not in values:
+        raise ValueError(f"{where}: no '{key}' in the file (damaged, or not written by asr)")
+    return values[key]
+
+
+def _carried_decoding(values: Any, where: str) -> CarriedDecoding | None:
+    if not values:
+        return None
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(values).__name__}")
+    texts = {name: values.get(name) or None for name in ("lexicon", "lm")}
+    if not all(text is None or isinstance(text, str) for text in texts.values()):
+        raise ValueError(f"{where}: the lexicon and LM must be text")
+    config = _part(values, "config", where)
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: config: expected a mapping, got {type(config).__name__}")
+    # The paths the config named where it was exported mean nothing here: the texts replace them.
+    config = from_dict(DecodeConfig, {**config, "lexicon": None, "lm": None}, where)
+    return CarriedDecoding(config, **texts)
+

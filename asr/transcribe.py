@@ -1,11 +1,13 @@
-"""Transcribe audio (or line images): files in, text with word times and confidences out.
+"""The loaded model and transcription: audio (or line images) in, text with word times and confidences out.
 
-A model is loaded once (:func:`load_model`) and files are processed in
-batches.  Recordings are cut at their pauses (and pieces longer than
-``max_segment`` seconds at their quietest points) into utterance-like
-pieces, each piece is decoded, and word times are shifted back to the
-recording's clock.  A handwriting model reads each image as one text line
-and gives text only (an image has no time axis).
+:class:`Recognizer` is the one object a loaded model file becomes (as
+ESPnet's Speech2Text): the network, its tokens and feature normalization,
+and the decoding settings; :func:`load_model` gives one, loaded once for
+many files, which it processes in batches.  Recordings are cut at their
+pauses (and pieces longer than ``max_segment`` seconds at their quietest
+points) into utterance-like pieces, each piece is decoded, and word times
+are shifted back to the recording's clock.  A handwriting model reads each
+image as one text line and gives text only (an image has no time axis).
 """
 
 from __future__ import annotations
@@ -13,18 +15,23 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from asr.alignment import WordTiming
 from asr.audio import AudioError, read_audio
-from asr.config import from_dict
+from asr.batching import bucket_batches
 from asr.decoding import DecodeConfig, Decoder, hypothesis_timings, make_decoder
+from asr.device import resolve_device
 from asr.features import fbank
+from asr.frontend import normalization
 from asr.images import ImageConfig, ImageError, image_features, read_image
-from asr.package import Recognizer, load_recognizer
+from asr.model import AcousticModel
+from asr.package import ModelFile
+from asr.precision import amp_dtype, autocast
+from asr.text import Tokenizer
 
 # Where `pip install` puts the pretrained AN4 model (see recipes/an4/RESULTS.md).
 DEFAULT_MODEL = Path(__file__).parent / "models" / "an4.pt"
@@ -109,17 +116,111 @@ def split_on_silence(
     return sorted(pieces)
 
 
-class Model:
-    """A recognizer with its decoding settings: ``model.transcribe("a.wav")``."""
+class Recognizer:
+    """A loaded model file, ready to turn audio (or line images) into text: ``asr.load_model().transcribe("a.wav")``.
 
-    def __init__(self, recognizer: Recognizer, config: DecodeConfig | None = None, max_segment: float = 20.0,
-                 word_timings: bool = True) -> None:
-        self.recognizer = recognizer
-        self._assets = tempfile.TemporaryDirectory(prefix="asr-model-")
-        self.max_segment = max_segment
+    It holds the network (:class:`asr.model.AcousticModel`) on ``device``,
+    the tokens, the feature normalization and the decoding settings
+    (``config``: the decoding the file carries unless :meth:`configure`
+    says otherwise), and gives CTC log-probs of features (:meth:`log_probs`)
+    as well as whole transcripts (:meth:`transcribe_files`).
+    """
+
+    def __init__(self, contents: ModelFile, device: str | torch.device = "auto", config: DecodeConfig | None = None,
+                 max_segment: float = 20.0, word_timings: bool = True) -> None:
+        """Load ``contents`` on ``device`` (auto: a CUDA GPU when torch sees one, else the CPU).
+
+        The forward pass runs in the precision the model was trained in where
+        the device has it natively (:func:`asr.precision.amp_dtype`), else in float32.
+        """
+        self.max_segment = max_segment  # checked first: a bad value costs no model load
+        self.device = resolve_device(device)
+        self.network = AcousticModel(contents.model)
+        # Exported files may store float16 weights to halve their size; compute in float32.
+        self.network.load_state_dict({name: tensor.float() for name, tensor in contents.weights.items()})
+        self.network.eval().to(self.device)
+        self.spec = replace(contents, weights={})  # what the file describes; the weights are in the network
+        self.tokenizer = Tokenizer(contents.tokens)
+        self.mean, self.inv_std = normalization(contents.features, contents.cmvn)
+        # autocast dtype of the forward pass; None: float32
+        self.dtype = amp_dtype(contents.info.get("config", {}).get("amp", "none"), self.device)
         # Word times and confidences (a forced alignment per piece): plain-text output has no use for them.
         self.word_timings = word_timings
-        self.configure(config or recognizer_decode_config(recognizer, Path(self._assets.name)))
+        self._assets: tempfile.TemporaryDirectory | None = None  # the carried lexicon and LM, written out
+        self._config = config  # None until first asked for: the carried decoding, unpacked then
+        self._decoder: Decoder | None = None
+
+    # The network's side: features to CTC log-probs.
+
+    @property
+    def reads_images(self) -> bool:
+        """Whether this is a handwriting model (inputs are line images, not audio)."""
+        return isinstance(self.spec.features, ImageConfig)
+
+    def require_time_axis(self, where: str) -> None:
+        """Fail early, naming ``where`` (the model file), when asked for times from an image model."""
+        if self.reads_images:
+            raise ValueError(f"{where}: a handwriting (image) model has no time axis: "
+                             "timings (CTM, SRT, alignments) are for speech models")
+
+    @property
+    def frame_shift(self) -> float:
+        """Seconds per output frame."""
+        self.require_time_axis("model")
+        return self.spec.features.frame_shift_ms / 1000 * self.spec.model.subsampling
+
+    @torch.no_grad()
+    def log_probs(self, feats: Sequence[torch.Tensor], max_frames: int = 20000) -> list[torch.Tensor]:
+        """CTC log-probs (T', V) of each raw feature matrix, in batches of similar length.
+
+        An input shorter than the model's subsampling (a sliver of an image)
+        is padded with zeros (after normalization: the mean, or paper) to one
+        output frame instead of failing the whole batch.
+        """
+        least = self.spec.model.subsampling
+        normalized = [torch.nn.functional.pad((f - self.mean) * self.inv_std, (0, 0, 0, max(0, least - len(f))))
+                      for f in feats]
+        results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
+        for indices in bucket_batches([f.shape[0] for f in normalized], max_frames, 64, shuffle=False):
+            batch = torch.nn.utils.rnn.pad_sequence([normalized[i] for i in indices], batch_first=True)
+            lengths = torch.tensor([normalized[i].shape[0] for i in indices])
+            with autocast(self.device, self.dtype):
+                out, out_lengths = self.network(batch.to(self.device), lengths)
+            # Renormalized in float32: bfloat16 log-probs sum to 1 only within about 1%.  Decoders run on the CPU.
+            out = out.float().log_softmax(dim=-1).cpu()
+            for row, i in enumerate(indices):
+                results[i] = out[row, : out_lengths[row]]
+        return results
+
+    # The decoding settings.
+
+    @property
+    def config(self) -> DecodeConfig:
+        """How log-probs are searched (greedy, beam, lexicon, LM): by default what the file carries, else greedy."""
+        if self._config is None:
+            carried = self.spec.decoding
+            if carried is None:
+                self._config = DecodeConfig()
+            else:
+                self._assets = tempfile.TemporaryDirectory(prefix="asr-model-")
+                self._config = carried.unpack(self._assets.name)
+        return self._config
+
+    def configure(self, config: DecodeConfig) -> None:
+        """Decode from now on with ``config`` (greedy, beam, lexicon, LM).
+
+        The decoder is built when first needed, so configuring twice (the
+        carried decoding, then the user's options on top) loads an LM once.
+        """
+        self._config = config
+        self._decoder = None
+
+    @property
+    def decode(self) -> Decoder:
+        """The search for the current config: one utterance's log-probs to its N-best hypotheses."""
+        if self._decoder is None:
+            self._decoder = make_decoder(self.tokenizer, self.config)
+        return self._decoder
 
     @property
     def max_segment(self) -> float:
@@ -130,21 +231,7 @@ class Model:
     def max_segment(self, seconds: float) -> None:
         self._max_segment = check_max_segment(seconds)
 
-    def configure(self, config: DecodeConfig) -> None:
-        """Decode from now on with ``config`` (greedy, beam, lexicon, LM).
-
-        The decoder is built when first needed, so configuring twice (the
-        carried decoding, then the user's options on top) loads an LM once.
-        """
-        self.config = config
-        self._decoder: Decoder | None = None
-
-    @property
-    def decode(self) -> Decoder:
-        """The search for the current config: one utterance's log-probs to its N-best hypotheses."""
-        if self._decoder is None:
-            self._decoder = make_decoder(self.recognizer.tokenizer, self.config)
-        return self._decoder
+    # Files to transcripts.
 
     def transcribe(self, audio: str | Path) -> Transcript:
         """Transcribe one file; raises ValueError with the file's name if it fails."""
@@ -173,14 +260,9 @@ class Model:
         if chunk:
             yield from self._transcribe_chunk(chunk, allow_pipe)
 
-    @property
-    def reads_images(self) -> bool:
-        """Whether this is a handwriting model (inputs are line images, not audio)."""
-        return isinstance(self.recognizer.spec.features, ImageConfig)
-
     def _pieces(self, result: Transcript, allow_pipe: bool) -> list[tuple[float, torch.Tensor]]:
         """(offset in seconds, features) of the utterance-like pieces of one input."""
-        features = self.recognizer.spec.features
+        features = self.spec.features
         if isinstance(features, ImageConfig):
             return [(0.0, image_features(read_image(result.source), features))]
         samples = read_audio(result.source, features.sample_rate, allow_pipe=allow_pipe)
@@ -198,7 +280,7 @@ class Model:
                 pieces += [(i, offset, feats) for offset, feats in self._pieces(result, allow_pipe)]
             except (AudioError, ImageError, ValueError) as error:
                 result.error = str(error) if result.source in str(error) else f"{result.source}: {error}"
-        log_probs = self.recognizer.log_probs([feats for _, _, feats in pieces])
+        log_probs = self.log_probs([feats for _, _, feats in pieces])
         texts: dict[int, list[str]] = {}
         for (i, offset, _), lp in zip(pieces, log_probs):
             if results[i].error:
@@ -208,7 +290,7 @@ class Model:
             texts.setdefault(i, []).append(best.text if best else "")
             if self.reads_images or not self.word_timings:
                 continue
-            words = hypothesis_timings(self.recognizer, lp, best, results[i].source)
+            words = hypothesis_timings(self, lp, best, results[i].source)
             results[i].words += [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
         for i, result in enumerate(results):
             if not result.error:
@@ -216,23 +298,16 @@ class Model:
         return iter(results)
 
 
-def recognizer_decode_config(recognizer: Recognizer, assets: Path) -> DecodeConfig:
-    """The decoding a model file carries (lexicon, LM, tuned weights), else greedy."""
-    carried = recognizer.spec.decoding
-    if not carried:
-        return DecodeConfig()
-    config = from_dict(DecodeConfig, {**carried["config"], "lexicon": None, "lm": None}, "model file decoding")
-    for name in ("lexicon", "lm"):
-        if carried.get(name):
-            path = assets / name
-            path.write_text(carried[name], encoding="utf-8")
-            config = replace(config, **{name: str(path)})
-    return config
-
-
-def load_model(path: str | Path | None = None, config: DecodeConfig | None = None, device: str = "auto") -> Model:
+def load_model(path: str | Path | None = None, config: DecodeConfig | None = None, device: str = "auto",
+               max_segment: float = 20.0, word_timings: bool = True) -> Recognizer:
     """Load a model file once (default: the pretrained AN4 model) for many transcriptions.
 
+    ``config``: the decoding (default: what the file carries, else greedy);
     ``device``: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda.
     """
-    return Model(load_recognizer(path or DEFAULT_MODEL, device), config)
+    return Recognizer(ModelFile.read(path or DEFAULT_MODEL), device, config, max_segment, word_timings)
+
+
+def load_recognizer(path: str | Path, device: str | torch.device = "auto") -> Recognizer:
+    """Load the model file at ``path`` on ``device``: :func:`load_model` for the decoding commands."""
+    return Recognizer(ModelFile.read(path), device)

@@ -43,8 +43,8 @@ def test_cli_runs_on_the_device_and_threads_asked(an4_wavs, capsys) -> None:
 
 def test_model_on_cpu_gives_float32_log_probs_on_the_cpu(an4_wavs) -> None:
     model = asr.load_model(device="cpu")
-    assert model.recognizer.device == torch.device("cpu")
-    assert next(model.recognizer.model.parameters()).device == torch.device("cpu")
+    assert model.device == torch.device("cpu")
+    assert next(model.network.parameters()).device == torch.device("cpu")
 
 
 def test_carried_lm_is_loaded_once_and_timings_only_when_asked(an4_wavs, monkeypatch) -> None:

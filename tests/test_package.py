@@ -12,8 +12,10 @@ import torch
 import asr
 from asr.cli import main as cli
 from asr.config import to_dict
-from asr.package import atomic_save, load_recognizer, read_checkpoint
-from asr.training import TrainConfig, average_checkpoints
+from asr.checkpoint import average_checkpoints
+from asr.package import CarriedDecoding, ModelFile, atomic_save, read_checkpoint
+from asr.training import TrainConfig
+from asr.transcribe import load_recognizer
 
 SHIPPED = Path(asr.__file__).parent / "models" / "an4.pt"
 
@@ -117,3 +119,37 @@ def test_average_refuses_a_model_file_in_place_of_its_checkpoint(shipped, tmp_pa
     message = f"{exp / 'last.pt'}: not a training checkpoint (no 'config')"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         average_checkpoints(exp, 1, tmp_path / "model.pt")
+
+
+def test_model_file_round_trip_keeps_the_carried_decoding_and_the_weights(tmp_path):
+    """The shipped file read and written again holds the same; its lexicon and LM unpack where they are used."""
+    contents = ModelFile.read(SHIPPED)
+    carried = contents.decoding
+    assert isinstance(carried, CarriedDecoding) and carried.config.mode == "beam"
+    assert carried.config.lexicon is None and carried.config.lm is None and carried.lexicon and carried.lm
+    contents.write(tmp_path / "copy.pt")
+    again = ModelFile.read(tmp_path / "copy.pt")
+    assert (again.model, again.tokens, again.features, again.info) == (contents.model, contents.tokens,
+                                                                      contents.features, contents.info)
+    assert again.decoding == carried
+    torch.testing.assert_close(again.cmvn, contents.cmvn, rtol=0, atol=0)
+    for name, tensor in contents.weights.items():
+        assert again.weights[name].dtype == tensor.dtype == torch.float16
+        torch.testing.assert_close(again.weights[name], tensor, rtol=0, atol=0)
+    config = carried.unpack(tmp_path)
+    assert config.beam == carried.config.beam
+    assert Path(config.lexicon).read_text(encoding="utf-8") == carried.lexicon
+    assert Path(config.lm).read_text(encoding="utf-8") == carried.lm
+    assert CarriedDecoding.from_config(config) == carried
+
+
+@pytest.mark.parametrize("decoding, message", [
+    ({"lm": "\\data\\"}, "no 'config' in the file"),
+    ({"config": {"mode": "bem"}}, "mode must be 'greedy' or 'beam', got 'bem'"),
+    ({"config": {}, "lexicon": b"bytes"}, "the lexicon and LM must be text"),
+])
+def test_a_damaged_carried_decoding_is_refused_in_one_line(shipped, tmp_path, decoding, message):
+    path = tmp_path / "model.pt"
+    torch.save({**shipped, "decoding": decoding}, path)
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{path}:decoding: {message}')}"):
+        load_recognizer(path)

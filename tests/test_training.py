@@ -3,10 +3,12 @@ import torch
 import yaml
 
 from asr.cli import main as cli
-from asr.config import from_dict
-from asr.package import load_recognizer, read_checkpoint
+from asr.config import from_dict, load_config, to_dict
+from asr.checkpoint import average_checkpoints, best_epochs
+from asr.package import read_checkpoint
 from asr.precision import amp_dtype
-from asr.training import TrainConfig, average_checkpoints, best_epochs, lr_factor, train
+from asr.training import TrainConfig, lr_factor, train
+from asr.transcribe import load_recognizer
 
 TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
         "keep_best": 2, "threads": 1}
@@ -25,18 +27,22 @@ def test_best_epochs_by_dev_cer_then_loss():
     assert best_epochs(history, 2) == [2, 3]
 
 
-def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, monkeypatch, caplog):
+def crash_after_epoch(last: int):
+    """An ``on_epoch_end`` hook that interrupts training (as Ctrl-C would) after epoch ``last``'s files are written."""
+    def hook(epoch, history):
+        if epoch == last:
+            raise KeyboardInterrupt
+
+    return hook
+
+
+def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, caplog):
     """Train 3 epochs straight; crash after epoch 1, resume to 3: identical weights."""
     train_dir, dev_dir = mini_data / "train", mini_data / "dev"
     straight = train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "a", resume=False)
-
-    def crash(history, path):  # the last thing an epoch does, after its checkpoint
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("asr.training._plot", crash)
-        with pytest.raises(KeyboardInterrupt):
-            train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(from_dict(TrainConfig, TINY), train_dir, dev_dir, tmp_path / "b", resume=False,
+              on_epoch_end=crash_after_epoch(1))
     assert read_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 1
     with pytest.raises(ValueError, match="different config \\(lr changed\\)"):
         train(from_dict(TrainConfig, {**TINY, "lr": 0.1}), train_dir, dev_dir, tmp_path / "b", resume=True)
@@ -54,11 +60,27 @@ def test_resume_after_interruption_gives_the_same_weights(mini_data, tmp_path, m
     recognizer = load_recognizer(tmp_path / "model.pt")
     weights = [read_checkpoint(tmp_path / "a" / f"epoch-{e}.pt") for e in epochs]
     name = "output.weight"
-    torch.testing.assert_close(recognizer.model.state_dict()[name], (weights[0][name] + weights[1][name]) / 2)
+    torch.testing.assert_close(recognizer.network.state_dict()[name], (weights[0][name] + weights[1][name]) / 2)
     assert recognizer.tokenizer.tokens == tuple(a["spec"]["tokens"])
     with caplog.at_level("WARNING"):  # keep_best 2: a third best epoch has no weights to average
         assert average_checkpoints(tmp_path / "a", 3, tmp_path / "model3.pt") == epochs
     assert "averaging 2 of the 3 best epochs" in caplog.text
+
+
+def test_train_yaml_is_the_config_the_model_was_built_from(mini_data, tmp_path):
+    """train.yaml records the input dimension and token count filled in by training, as last.pt's config does,
+    so that resuming with it is resuming with the same config; the caller's config is left as it was."""
+    train_dir, dev_dir, exp = mini_data / "train", mini_data / "dev", tmp_path / "exp"
+    config = from_dict(TrainConfig, {**TINY, "epochs": 2})
+    with pytest.raises(KeyboardInterrupt):
+        train(config, train_dir, dev_dir, exp, resume=False, on_epoch_end=crash_after_epoch(1))
+    assert config.model.num_tokens == 0
+    recorded = load_config(TrainConfig, exp / "train.yaml")
+    state = read_checkpoint(exp / "last.pt")
+    assert recorded.model.input_dim == 80 and recorded.model.num_tokens == len(state["spec"]["tokens"]) > 2
+    assert to_dict(recorded) == to_dict(from_dict(TrainConfig, state["config"]))
+    resumed = read_checkpoint(train(recorded, train_dir, dev_dir, exp, resume=True))
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
 
 
 def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path):
@@ -71,7 +93,7 @@ def test_intermediate_ctc_and_bf16_on_cpu(mini_data, tmp_path):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     average_checkpoints(tmp_path / "exp", 1, tmp_path / "model.pt")
     recognizer = load_recognizer(tmp_path / "model.pt")
-    assert recognizer.model.condition is not None and recognizer.model.config.inter_ctc_layers == (1,)
+    assert recognizer.network.condition is not None and recognizer.network.config.inter_ctc_layers == (1,)
     # Decoded in the precision it was trained in where the CPU has it; log-probs always float32.
     assert recognizer.dtype == (torch.bfloat16 if native else None)
     log_probs = recognizer.log_probs([torch.randn(90, 80)])[0]

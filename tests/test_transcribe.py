@@ -10,7 +10,8 @@ import asr
 from asr.alignment import WordTiming
 from asr.audio import read_audio
 from asr.output import render, to_srt
-from asr.training import TrainConfig, average_checkpoints, train
+from asr.checkpoint import average_checkpoints
+from asr.training import TrainConfig, train
 from asr.config import from_dict
 from asr.transcribe import Transcript, split_on_silence
 

@@ -22,7 +22,7 @@ import torch
 from asr.datadir import validate_data_dir
 from asr.decoding import DecodeConfig, load_decode_config, make_decoder, read_features
 from asr.frontend import compute_features
-from asr.package import load_recognizer
+from asr.transcribe import load_recognizer
 
 
 def main() -> None:

@@ -10,7 +10,7 @@
    (read: decoding and resampling the file; features: fbank; network: the
    acoustic model; search: greedy or beam; timings: word times by forced
    alignment, which only JSON/CTM/SRT output needs), then of the whole
-   `Model.transcribe_files` call, with WER.
+   `Recognizer.transcribe_files` call, with WER.
 2. One long recording made of the test utterances end to end with short
    pauses (``--minutes`` long): RTF, WER of the stitched transcript against
    the concatenated references, and the process's peak resident memory.
@@ -63,12 +63,11 @@ def main() -> None:
     refs = read_transcription(root / "etc" / "an4_test.transcription")
     audio = find_audio(root, root / "etc" / "an4_test.fileids")
     keys = sorted(refs)
-    recognizer = model.recognizer
-    rate = recognizer.spec.features.sample_rate
+    rate = model.spec.features.sample_rate
     configs = {"carried": model.config} if model.config.mode == "beam" else {}
     configs["greedy"] = DecodeConfig()
     for name, config in configs.items():
-        decode = make_decoder(recognizer.tokenizer, config)
+        decode = make_decoder(model.tokenizer, config)
         spent = dict.fromkeys(("read", "features", "network", "search", "timings"), 0.0)
         total = 0.0
         for first in range(0, len(keys), 64):
@@ -77,17 +76,17 @@ def main() -> None:
             spent["read"] += time.perf_counter() - clock
             total += sum(len(s) for s in samples) / rate
             clock = time.perf_counter()
-            feats = [fbank(s[a:b], recognizer.spec.features) for s in samples for a, b in split_on_silence(s, rate)]
+            feats = [fbank(s[a:b], model.spec.features) for s in samples for a, b in split_on_silence(s, rate)]
             spent["features"] += time.perf_counter() - clock
             clock = time.perf_counter()
-            log_probs = recognizer.log_probs(feats)
+            log_probs = model.log_probs(feats)
             spent["network"] += time.perf_counter() - clock
             clock = time.perf_counter()
             best = [(decode(lp) or [None])[0] for lp in log_probs]
             spent["search"] += time.perf_counter() - clock
             clock = time.perf_counter()
             for lp, hypothesis in zip(log_probs, best):
-                hypothesis_timings(recognizer, lp, hypothesis, "bench")
+                hypothesis_timings(model, lp, hypothesis, "bench")
             spent["timings"] += time.perf_counter() - clock
         print(f"{name:8s} stages, {len(keys)} files, {total:.1f} s audio: "
               + ", ".join(f"{stage} {seconds / total:.4f}" for stage, seconds in spent.items()))

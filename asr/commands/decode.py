@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-# add_decode_arguments and config_from_args are also imported from here by asr.commands.transcribe (for now).
 from asr.commands.options import add_decode_arguments, config_from_args
 from asr.device import add_device_arguments
 from asr.parallel import add_arguments as add_parallel_arguments

@@ -16,23 +16,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
     from pathlib import Path
 
     from asr.decoding import load_decode_config
-    from asr.package import read_model, save_model
+    from asr.package import CarriedDecoding, ModelFile
 
-    spec, state = read_model(args.model)
+    contents = ModelFile.read(args.model)
     if args.decode_config:
-        config = load_decode_config(args.decode_config)
-        spec.decoding = {
-            "config": dataclasses.asdict(config),
-            "lexicon": Path(config.lexicon).read_text(encoding="utf-8") if config.lexicon else None,
-            "lm": Path(config.lm).read_text(encoding="utf-8") if config.lm else None,
-        }
+        contents.decoding = CarriedDecoding.from_config(load_decode_config(args.decode_config))
     if args.half:
-        state = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in state.items()}
-    save_model(args.out, spec, state)
+        contents.weights = {name: tensor.half() if tensor.is_floating_point() else tensor
+                            for name, tensor in contents.weights.items()}
+    contents.write(args.out)
     size = Path(args.out).stat().st_size / 2**20
-    print(f"{args.out}: {size:.1f} MiB, decoding: {spec.decoding['config']['mode'] if spec.decoding else 'greedy'}")
+    print(f"{args.out}: {size:.1f} MiB, decoding: {contents.decoding.config.mode if contents.decoding else 'greedy'}")
     return 0

@@ -51,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.out}: {args.unit} {arpa.order}-gram LM, {len(arpa.vocabulary)} units, {len(sentences)} sentences")
     else:
         from asr.beam_search import write_lexicon
-        from asr.package import read_model
+        from asr.package import ModelFile
 
-        tokens = read_model(args.model)[0].tokens
+        tokens = ModelFile.read(args.model).tokens
         report = write_lexicon(sorted({w for s in sentences for w in s.split()}), tokens, args.out)
         print(f"{args.out}: {report.written} words, {len(report.unspellable)} left out (characters not in the tokens)")
     return 0

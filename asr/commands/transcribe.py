@@ -23,7 +23,7 @@ from itertools import chain, groupby
 from pathlib import Path
 from typing import Iterator
 
-from asr.commands.decode import add_decode_arguments, config_from_args
+from asr.commands.options import add_decode_arguments, config_from_args
 from asr.device import add_device_arguments, set_threads
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".aiff", ".aif", ".au")
@@ -138,8 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.beam_search import check_paths
     from asr.images import IMAGE_SUFFIXES
     from asr.output import render
-    from asr.package import load_recognizer
-    from asr.transcribe import DEFAULT_MODEL, Model, check_max_segment
+    from asr.transcribe import check_max_segment, load_model
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
     check_paths(lexicon=args.lexicon, lm=args.lm)
@@ -147,10 +146,10 @@ def run(args: argparse.Namespace) -> int:
     if out_dir:
         make_output_dir(out_dir)
     set_threads(args.threads)
-    model = Model(load_recognizer(args.model or DEFAULT_MODEL, args.device), max_segment=args.max_segment,
-                  word_timings=args.format != "txt")
+    model = load_model(args.model, device=args.device, max_segment=args.max_segment,
+                       word_timings=args.format != "txt")
     if args.format in ("ctm", "srt"):
-        model.recognizer.require_time_axis(args.model)
+        model.require_time_axis(args.model)
     # Decoding flags go on top of what the model file carries (its LM, tuned weights).
     model.configure(config_from_args(args, base=model.config))
     suffixes = IMAGE_SUFFIXES if model.reads_images else AUDIO_SUFFIXES
