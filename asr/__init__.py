@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     # Lazy, so that `import asr` (and `asr --help`) does not load torch.
     if name == "load_model":
-        from asr.transcribe import load_model
+        from asr.inference import load_model
 
         return load_model
     raise AttributeError(f"module 'asr' has no attribute {name!r}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from asr.features import stack_frames
+from asr.data.features import stack_frames
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """``--nj N --cmd CMD`` for the commands that work through a data dir.
 
-The data dir is split into N parts (:mod:`asr.split`), the same ``asr``
+The data dir is split into N parts (:mod:`asr.data.split`), the same ``asr``
 command runs on each part as one job through the launcher CMD
 (:mod:`asr.launch`) into ``OUT/jobs/JOB`` with its log ``OUT/log/NAME.JOB.log``,
 and the jobs' outputs are merged into OUT as one job would have written them.
@@ -105,7 +105,7 @@ def run_parallel(
     ``merge(job_dirs, out)`` returns the count it reports.  Job outputs are
     removed after a successful merge and kept (with the logs) after a failure.
     """
-    from asr.split import split_data_dir
+    from asr.data import split_data_dir
 
     parse_launcher(args.cmd)  # a typo in --cmd fails before any work
     parts = split_data_dir(getattr(args, data), args.nj)

@@ -29,7 +29,7 @@ def an4_wavs(an4_root: Path) -> list[Path]:
 
 def make_mini_an4(an4_root: Path, dest: Path, speakers: int = 8, per_speaker: int = 4, test: int = 6) -> Path:
     """An AN4-layout tree with a handful of real utterances (links to the real wavs)."""
-    from asr.corpora.an4 import speaker_of
+    from asr.data.corpora.an4 import speaker_of
 
     etc = dest / "etc"
     etc.mkdir(parents=True)
@@ -61,9 +61,9 @@ def mini_an4(an4_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def mini_data(mini_an4: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """train/dev/test data dirs of the mini AN4 tree, with fbank features."""
-    from asr.corpora.an4 import prepare_an4
-    from asr.extract import extract_features
-    from asr.features import FbankConfig
+    from asr.data.corpora.an4 import prepare_an4
+    from asr.data.extract import extract_features
+    from asr.data.features import FbankConfig
 
     out = tmp_path_factory.mktemp("data")
     prepare_an4(mini_an4, out, dev_speakers=2)

@@ -7,10 +7,10 @@ import io
 import pytest
 import torch
 
-from asr.alignment import WordTiming, char_timings, ctm_lines, word_timings, write_ctm
-from asr.batching import ctc_min_frames
-from asr.beam_search import BeamSearchDecoder
-from asr.text import Tokenizer
+from asr.data.batching import ctc_min_frames
+from asr.data.text import Tokenizer
+from asr.decode.alignment import WordTiming, char_timings, ctm_lines, word_timings, write_ctm
+from asr.decode.beam_search import BeamSearchDecoder
 from test_beam_search import peaky_log_probs, spike_frames, spike_times
 
 torch.set_num_threads(1)

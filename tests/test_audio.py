@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from asr.audio import AudioError, read_audio, speed_perturb
+from asr.data.audio import AudioError, read_audio, speed_perturb
 
 
 def test_reads_real_an4_wav(an4_wavs):
@@ -99,9 +99,9 @@ def test_a_directory_is_not_audio(tmp_path):
 
 def test_feature_stage_skips_non_finite_audio_and_runs_wav_scp_pipes(an4_wavs, tmp_path):
     """A NaN recording is skipped and counted; a wav.scp pipe is still run."""
-    from asr.datadir import validate_data_dir, write_data_dir
-    from asr.extract import extract_features
-    from asr.features import FbankConfig
+    from asr.data.datadir import validate_data_dir, write_data_dir
+    from asr.data.extract import extract_features
+    from asr.data.features import FbankConfig
 
     source = {"a": f"cat {an4_wavs[0]} |", "b": str(float_wav(an4_wavs[1], tmp_path / "nan.wav", 0.5, np.nan))}
     write_data_dir(tmp_path / "src", source, {k: "A" for k in source}, {k: "spk" for k in source})

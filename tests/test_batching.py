@@ -4,9 +4,9 @@ import logging
 import pytest
 import torch
 
-from asr.batching import FeatureReader, Utterance, bucket_batches, ctc_min_frames, load_utterances
-from asr.datadir import validate_data_dir, write_table
-from asr.text import Tokenizer
+from asr.data.batching import FeatureReader, Utterance, bucket_batches, ctc_min_frames, load_utterances
+from asr.data.datadir import validate_data_dir, write_table
+from asr.data.text import Tokenizer
 
 
 def test_ctc_min_frames_counts_blanks_between_repeats():

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import pytest
 import torch
 
-from asr.beam_search import (
+from asr.decode.beam_search import (
     BeamSearchDecoder,
     BeamSearchOptions,
     LexiconReport,
@@ -16,8 +16,8 @@ from asr.beam_search import (
     vocabulary_mismatch,
     write_lexicon,
 )
-from asr.lm import build_lm
-from asr.text import Tokenizer
+from asr.data.text import Tokenizer
+from asr.decode.lm import build_lm
 from test_lm import an4_lines, copiste_lines
 
 torch.set_num_threads(1)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from asr.config import from_dict, load_config, to_dict
-from asr.decoding import DecodeConfig
-from asr.images import ImageConfig
-from asr.training import TrainConfig
+from asr.data.images import ImageConfig
+from asr.decode.search import DecodeConfig
+from asr.train.loop import TrainConfig
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -1,7 +1,7 @@
 import pytest
 
-from asr.corpora.an4 import prepare_an4, read_transcription, speaker_of
-from asr.datadir import validate_data_dir
+from asr.data.corpora.an4 import prepare_an4, read_transcription, speaker_of
+from asr.data.datadir import validate_data_dir
 
 
 def test_prepare_real_an4(an4_root, tmp_path):
@@ -36,9 +36,9 @@ def test_download_unpacks_cmu_sphere_tarball_once(an4_root, tmp_path, monkeypatc
     import soundfile
     from conftest import make_mini_an4
 
-    from asr.corpora import an4
-    from asr.extract import extract_features
-    from asr.features import FbankConfig
+    from asr.data.corpora import an4
+    from asr.data.extract import extract_features
+    from asr.data.features import FbankConfig
 
     mini = make_mini_an4(an4_root, tmp_path / "mini", speakers=2, per_speaker=2, test=2)
     served = tmp_path / "cmu"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from asr.corpora.copiste import prepare_copiste, writer_of
-from asr.corpora.iam import prepare_iam
-from asr.datadir import validate_data_dir
+from asr.data.corpora.copiste import prepare_copiste, writer_of
+from asr.data.corpora.iam import prepare_iam
+from asr.data.datadir import validate_data_dir
 from conftest import make_mini_copiste, make_mini_iam
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from asr.audio import read_audio
-from asr.corpora import librispeech
-from asr.corpora.librispeech import download_librispeech, prepare_librispeech, subset_name
-from asr.datadir import validate_data_dir
+from asr.data.audio import read_audio
+from asr.data.corpora import librispeech
+from asr.data.corpora.librispeech import download_librispeech, prepare_librispeech, subset_name
+from asr.data.datadir import validate_data_dir
 from conftest import REPO
 
 # subset -> speaker -> chapter -> transcripts, in the order they take the recordings of the
@@ -157,7 +157,7 @@ def test_recipe_prepares_a_local_copy(tree, tmp_path):
 def test_recipe_configs_load():
     """Every key of the GPU configs is a TrainConfig field (unknown keys are errors); one model, two batch sizes."""
     from asr.config import load_config
-    from asr.training import TrainConfig
+    from asr.train.loop import TrainConfig
 
     one, eight = (load_config(TrainConfig, REPO / "recipes" / "librispeech" / "conf" / f"train_{n}gpu.yaml")
                   for n in (1, 8))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from asr.cli import main
-from asr.datadir import read_lines, read_table, validate_data_dir, write_data_dir
+from asr.data.datadir import read_lines, read_table, validate_data_dir, write_data_dir
 
 
 def _write(tmp_path, **files):

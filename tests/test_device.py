@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import asr
-from asr import transcribe
 from asr.cli import main
 from asr.device import resolve_device, set_threads
+from asr.inference import recognizer as transcribe
 
 
 def test_auto_is_the_gpu_when_there_is_one() -> None:

@@ -16,12 +16,12 @@ import torch
 import torch.multiprocessing as mp
 import yaml
 
-from asr import training
-from asr.batching import shard_batches
 from asr.cli import main as cli
 from asr.config import from_dict
-from asr.package import read_checkpoint
-from asr.training import TrainConfig, train
+from asr.data.batching import shard_batches
+from asr.inference.model_file import read_checkpoint
+from asr.train import loop as training
+from asr.train.loop import TrainConfig, train
 from test_training import TINY, crash_after_epoch
 
 # Dropout and SpecAugment off: with them on, 2 ranks and 1 process draw different

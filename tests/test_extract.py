@@ -1,9 +1,9 @@
 import kaldiio
 import numpy as np
 
-from asr.datadir import read_table, validate_data_dir, write_data_dir
-from asr.extract import extract_features
-from asr.features import FbankConfig
+from asr.data.datadir import read_table, validate_data_dir, write_data_dir
+from asr.data.extract import extract_features
+from asr.data.features import FbankConfig
 
 
 def test_features_of_real_audio_with_a_corrupt_file_skipped(an4_wavs, tmp_path, caplog):
@@ -36,9 +36,9 @@ def test_line_images_with_bad_ones_skipped_and_counted(copiste_root, tmp_path, c
     """Unreadable and blank images are skipped at extraction; a line too narrow for its label at training."""
     from PIL import Image
 
-    from asr.batching import load_utterances
-    from asr.images import ImageConfig
-    from asr.text import Tokenizer
+    from asr.data.batching import load_utterances
+    from asr.data.images import ImageConfig
+    from asr.data.text import Tokenizer
 
     lines = sorted((copiste_root / "lines").glob("wikitexte_0014_2_00*.png"))[:2]
     (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
@@ -63,7 +63,7 @@ def test_segments_of_real_recordings_at_two_speeds(an4_wavs, tmp_path, caplog):
     """Kaldi's segments: utterances cut from recordings, speed copies in perturbed copies of the recordings."""
     import soundfile
 
-    from asr.features import fbank
+    from asr.data.features import fbank
 
     recordings = {"r1": str(an4_wavs[0]), "r2": str(an4_wavs[1])}
     duration = soundfile.info(an4_wavs[0]).duration

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from asr.audio import read_audio
-from asr.features import (
+from asr.data.audio import read_audio
+from asr.data.features import (
     FbankConfig, SpecAugmentConfig, accumulate_cmvn, cmvn_from_stats, fbank, spec_augment, stack_frames,
 )
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from asr.cli import main
-from asr.datadir import load_feats, read_table, validate_data_dir, write_data_dir
-from asr.extract import extract_features
-from asr.features import FbankConfig
-from asr.frontend import compute_features
+from asr.data.datadir import load_feats, read_table, validate_data_dir, write_data_dir
+from asr.data.extract import extract_features
+from asr.data.features import FbankConfig
+from asr.data.frontend import compute_features
 
 # Stands in for sox (not installed everywhere): records its arguments, one a line, and writes its
 # input unchanged, so that the speed stays 1 and the audio decodes as the original.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from asr.lm import (
+from asr.decode.lm import (
     BOS,
     EOS,
     UNK,
@@ -24,7 +24,7 @@ from asr.lm import (
     lm_units,
     read_arpa,
 )
-from asr.text import Tokenizer, normalize_text
+from asr.data.text import Tokenizer, normalize_text
 
 torch.set_num_threads(1)
 

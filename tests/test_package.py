@@ -12,10 +12,10 @@ import torch
 import asr
 from asr.cli import main as cli
 from asr.config import to_dict
-from asr.checkpoint import average_checkpoints
-from asr.package import CarriedDecoding, ModelFile, atomic_save, read_checkpoint
-from asr.training import TrainConfig
-from asr.transcribe import load_recognizer
+from asr.inference.model_file import CarriedDecoding, ModelFile, atomic_save, read_checkpoint
+from asr.inference.recognizer import load_recognizer
+from asr.train.checkpoint import average_checkpoints
+from asr.train.loop import TrainConfig
 
 SHIPPED = Path(asr.__file__).parent / "models" / "an4.pt"
 

@@ -9,11 +9,11 @@ import sys
 import torch
 from conftest import REPO, copy_recipe, make_mini_an4, run_recipe
 
-from asr.audio import read_audio
 from asr.config import load_config
-from asr.features import FbankConfig, fbank
+from asr.data.audio import read_audio
+from asr.data.features import FbankConfig, fbank
 from asr.model import AcousticModel
-from asr.training import TrainConfig
+from asr.train.loop import TrainConfig
 
 TINY_CONFIG = """\
 model: {hidden: 24, layers: 2, dropout: 0.1}

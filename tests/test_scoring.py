@@ -27,9 +27,9 @@ import pytest
 
 from asr import scoring
 from asr.commands import score as score_command
-from asr.datadir import read_table, validate_data_dir
+from asr.data.datadir import read_table, validate_data_dir
+from asr.data.text import normalize_text
 from asr.scoring.lowmem import _LowMemoryAlignment
-from asr.text import normalize_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -341,7 +341,7 @@ def test_bad_input_names_file_and_line(tmp_path: Path, content, format: str, mes
 
 def test_transcripts_read_as_in_a_data_dir(tmp_path: Path) -> None:
     # U+2028 (line separator) and U+0085 (next line) are white space inside a transcript, not line ends:
-    # the scorer and the data dir read lines with the same reader (asr.datadir.read_lines), split on \n only.
+    # the scorer and the data dir read lines with the same reader (asr.data.datadir.read_lines), split on \n only.
     text = "a hello\u2028world\nb one\x85two three\nc x\x0cy\u2029z\r\n"
     write(tmp_path / "text", text)
     write(tmp_path / "wav.scp", "a /x/a.wav\nb /x/b.wav\nc /x/c.wav\n")

@@ -1,7 +1,7 @@
 import pytest
 
-from asr.corpora.an4 import read_transcription
-from asr.text import BLANK, WORD_BOUNDARY, Tokenizer, UnknownCharacterError, normalize_text
+from asr.data.corpora.an4 import read_transcription
+from asr.data.text import BLANK, WORD_BOUNDARY, Tokenizer, UnknownCharacterError, normalize_text
 
 
 def test_normalize_is_off_by_default_but_collapses_space_and_composes_unicode():

@@ -4,11 +4,11 @@ import yaml
 
 from asr.cli import main as cli
 from asr.config import from_dict, load_config, to_dict
-from asr.checkpoint import average_checkpoints, best_epochs
-from asr.package import read_checkpoint
+from asr.inference.model_file import read_checkpoint
+from asr.inference.recognizer import load_recognizer
 from asr.precision import amp_dtype
-from asr.training import TrainConfig, lr_factor, train
-from asr.transcribe import load_recognizer
+from asr.train.checkpoint import average_checkpoints, best_epochs
+from asr.train.loop import TrainConfig, lr_factor, train
 
 TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
         "keep_best": 2, "threads": 1}

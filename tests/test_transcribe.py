@@ -7,13 +7,13 @@ import pytest
 import soundfile
 
 import asr
-from asr.alignment import WordTiming
-from asr.audio import read_audio
-from asr.output import render, to_srt
-from asr.checkpoint import average_checkpoints
-from asr.training import TrainConfig, train
 from asr.config import from_dict
-from asr.transcribe import Transcript, split_on_silence
+from asr.data.audio import read_audio
+from asr.decode.alignment import WordTiming
+from asr.inference.output import render, to_srt
+from asr.inference.recognizer import Transcript, split_on_silence
+from asr.train.checkpoint import average_checkpoints
+from asr.train.loop import TrainConfig, train
 
 TINY = {"model": {"hidden": 16, "layers": 1}, "epochs": 1, "warmup_steps": 1, "keep_best": 1, "threads": 1}
 

@@ -19,8 +19,8 @@ import pytest
 import soundfile
 
 import asr
-from asr.audio import read_audio
 from asr.cli import main
+from asr.data.audio import read_audio
 
 
 def transcribe(capsys, *args) -> tuple[int, str, str]:

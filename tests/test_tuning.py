@@ -2,15 +2,15 @@
 
 import pytest
 
-from asr.decoding import DecodeConfig
-from asr.lm import build_lm
-from asr.tuning import parse_grid, tune
-from asr.transcribe import DEFAULT_MODEL
+from asr.decode.lm import build_lm
+from asr.decode.search import DecodeConfig
+from asr.inference.recognizer import DEFAULT_MODEL
+from asr.inference.tuning import parse_grid, tune
 
 
 def test_tune_by_cer_writes_every_point_and_keeps_the_best(mini_data, tmp_path):
     """(Tuning by WER runs in the AN4 recipe test.)"""
-    from asr.datadir import read_table
+    from asr.data.datadir import read_table
 
     lm = tmp_path / "char.arpa"
     build_lm(read_table(mini_data / "train" / "text").values(), lm, order=4, unit="char", use_lmplz=False)

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import yaml
 
-from asr.batching import bucket_batches
 from asr.config import from_dict
-from asr.datadir import read_table, spk2utt, validate_data_dir, write_table
-from asr.split import is_utterance_table
-from asr.training import TrainConfig
+from asr.data.batching import bucket_batches
+from asr.data.datadir import read_table, spk2utt, validate_data_dir, write_table
+from asr.data.split import is_utterance_table
+from asr.train.loop import TrainConfig
 
 
 def subset(src: Path, dst: Path, count: int) -> Path:

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import torch
 
-from asr.datadir import validate_data_dir
-from asr.decoding import DecodeConfig, load_decode_config, make_decoder, read_features
-from asr.frontend import compute_features
-from asr.transcribe import load_recognizer
+from asr.data.datadir import validate_data_dir
+from asr.data.frontend import compute_features
+from asr.decode.search import DecodeConfig, load_decode_config, make_decoder
+from asr.inference.datadirs import read_features
+from asr.inference.recognizer import load_recognizer
 
 
 def main() -> None:

@@ -110,8 +110,8 @@ def main() -> int:
         os.environ.setdefault(threads, "1")  # before numpy may load: one core's figures
     import jiwer
 
+    from asr.data.text import normalize_text
     from asr.scoring import score
-    from asr.text import normalize_text
 
     refs, hyps = make_pairs(load_sentences(), args.pairs, args.seed)
     ref_ids = {f"utt{i:05d}": normalize_text(text) for i, text in enumerate(refs)}

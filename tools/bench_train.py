@@ -25,14 +25,14 @@ from pathlib import Path
 
 import torch
 
-from asr.audio import read_audio
-from asr.batching import bucket_batches
 from asr.config import load_config
-from asr.corpora.an4 import find_audio, read_transcription
-from asr.features import FbankConfig, accumulate_cmvn, cmvn_from_stats, fbank
+from asr.data.audio import read_audio
+from asr.data.batching import bucket_batches
+from asr.data.corpora.an4 import find_audio, read_transcription
+from asr.data.features import FbankConfig, accumulate_cmvn, cmvn_from_stats, fbank
 from asr.model import AcousticModel
 from asr.precision import amp_dtype, autocast, cpu_bf16_support
-from asr.training import TrainConfig
+from asr.train.loop import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 AN4 = REPO.parent / "shared" / "corpora" / "an4"

@@ -45,12 +45,13 @@ def main() -> None:
     import soundfile
     import torch
 
-    from asr.audio import read_audio
-    from asr.corpora.an4 import find_audio, read_transcription
-    from asr.decoding import DecodeConfig, hypothesis_timings, make_decoder
-    from asr.features import fbank
+    from asr.data.audio import read_audio
+    from asr.data.corpora.an4 import find_audio, read_transcription
+    from asr.data.features import fbank
+    from asr.decode.search import DecodeConfig, make_decoder
+    from asr.inference.recognizer import hypothesis_timings
+    from asr.inference.recognizer import DEFAULT_MODEL, load_model, split_on_silence
     from asr.scoring import kaldi_line, score
-    from asr.transcribe import DEFAULT_MODEL, load_model, split_on_silence
 
     imported = time.perf_counter() - started
     torch.set_num_threads(args.threads)

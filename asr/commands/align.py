@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.alignment import align_data_dir
     from asr.device import set_threads
+    from asr.inference import align_data_dir
 
     set_threads(args.threads)
     aligned, skipped = align_data_dir(args.model, args.data, args.out, args.unit, args.device)

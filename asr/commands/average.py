@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.checkpoint import average_checkpoints
+    from asr.train import average_checkpoints
 
     epochs = average_checkpoints(args.exp, args.best, args.out)
     print(f"{args.out}: average of epochs {' '.join(map(str, epochs))}")

@@ -25,16 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.decoding import decode_data_dir
     from asr.device import set_threads
+    from asr.inference import decode_data_dir
 
     config = config_from_args(args)
     set_threads(args.threads)
     if args.nj > 1:  # the same command on each part of the data dir, merged (asr.parallel)
         from functools import partial
 
+        from asr.inference import merge_decodes
         from asr.parallel import run_parallel
-        from asr.split import merge_decodes
 
         count = run_parallel("decode", add_arguments, args, "data", "out", partial(merge_decodes, data_dir=args.data))
     else:

@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from asr.decoding import load_decode_config
-    from asr.package import CarriedDecoding, ModelFile
+    from asr.decode import load_decode_config
+    from asr.inference import CarriedDecoding, ModelFile
 
     contents = ModelFile.read(args.model)
     if args.decode_config:

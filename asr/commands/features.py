@@ -28,16 +28,14 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from asr.config import load_config
-    from asr.datadir import validate_data_dir
-    from asr.extract import extract_features, in_place
-    from asr.frontend import KINDS, SOURCE_KIND
+    from asr.data import extract_features, in_place, KINDS, SOURCE_KIND, validate_data_dir
 
     config_class = KINDS[SOURCE_KIND[validate_data_dir(args.src).source_file]]
     config = load_config(config_class, args.config) if args.config else config_class()
     same = in_place(args.src, args.dst, args.speed_perturb)  # before any job starts
     if args.nj > 1:  # the same command on each part of src, merged (asr.parallel)
+        from asr.data import merge_features
         from asr.parallel import run_parallel
-        from asr.split import merge_features
 
         wanted = len(validate_data_dir(args.src).utts) * len(args.speed_perturb)
         merge = partial(merge_features, in_place=same)

@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_sentences(paths: list[str], plain: bool) -> list[str]:
     """Normalized sentences of Kaldi text files (or plain ones), in file order."""
-    from asr.datadir import read_table
-    from asr.text import normalize_text
+    from asr.data import normalize_text, read_table
 
     sentences = []
     for path in paths:
@@ -45,13 +44,13 @@ def run(args: argparse.Namespace) -> int:
     sentences = read_sentences(args.text, args.plain)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.action == "train":
-        from asr.lm import build_lm
+        from asr.decode import build_lm
 
         arpa = build_lm(sentences, args.out, args.order, args.unit)
         print(f"{args.out}: {args.unit} {arpa.order}-gram LM, {len(arpa.vocabulary)} units, {len(sentences)} sentences")
     else:
-        from asr.beam_search import write_lexicon
-        from asr.package import ModelFile
+        from asr.decode import write_lexicon
+        from asr.inference import ModelFile
 
         tokens = ModelFile.read(args.model).tokens
         report = write_lexicon(sorted({w for s in sentences for w in s.split()}), tokens, args.out)

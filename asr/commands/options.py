@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from asr.beam_search import BeamSearchOptions
+from asr.decode import BeamSearchOptions
 
 _BEAM = BeamSearchOptions()
 # Beam-search flag -> (type, help); the flag --a-b sets BeamSearchOptions.a_b.
@@ -44,7 +44,7 @@ def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, base=None):
     """The decode config of --config (else ``base``, else greedy), with the flags given on top."""
-    from asr.decoding import DecodeConfig, load_decode_config
+    from asr.decode import DecodeConfig, load_decode_config
 
     config = load_decode_config(args.config) if args.config else base or DecodeConfig()
     beam = {f.name: getattr(args, f.name) for f in dataclasses.fields(config.beam) if getattr(args, f.name, None) is not None}

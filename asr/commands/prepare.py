@@ -42,13 +42,13 @@ def combine_spec(value: str) -> tuple[str, tuple[str, ...]]:
 
 
 def run_an4(args: argparse.Namespace, root: str | None) -> dict[str, int]:
-    from asr.corpora.an4 import download_an4, prepare_an4
+    from asr.data.corpora.an4 import download_an4, prepare_an4
 
     return prepare_an4(root or download_an4(args.download_dir), args.out, args.dev_speakers)
 
 
 def run_librispeech(args: argparse.Namespace, root: str | None) -> dict[str, int]:
-    from asr.corpora.librispeech import SUBSETS, download_librispeech, prepare_librispeech
+    from asr.data.corpora.librispeech import SUBSETS, download_librispeech, prepare_librispeech
 
     subsets = tuple(args.subsets or SUBSETS)
     root = root or download_librispeech(args.download_dir, subsets)
@@ -56,7 +56,7 @@ def run_librispeech(args: argparse.Namespace, root: str | None) -> dict[str, int
 
 
 def run_copiste(args: argparse.Namespace, root: str | None) -> dict[str, int]:
-    from asr.corpora.copiste import prepare_copiste
+    from asr.data.corpora.copiste import prepare_copiste
 
     if root is None:
         raise ValueError("copiste: give --root (or COPISTE_ROOT): the line images have no download")
@@ -64,7 +64,7 @@ def run_copiste(args: argparse.Namespace, root: str | None) -> dict[str, int]:
 
 
 def run_iam(args: argparse.Namespace, root: str | None) -> dict[str, int]:
-    from asr.corpora.iam import prepare_iam
+    from asr.data.corpora.iam import prepare_iam
 
     if root is None:
         raise ValueError("iam: give --root (or IAM_ROOT): IAM needs a registration to download")

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from asr.config import load_config
-    from asr.training import TrainConfig, train
+    from asr.train import TrainConfig, train
 
     config = load_config(TrainConfig, args.config) if args.config else TrainConfig()
     if args.epochs is not None:  # replace() runs the config's checks: --epochs 0 is refused, not ignored

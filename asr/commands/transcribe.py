@@ -44,7 +44,7 @@ class Input:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from asr.transcribe import MIN_SEGMENT
+    from asr.inference import MIN_SEGMENT
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="audio file (or line image), directory, wav.scp/images.scp, or - for stdin")
@@ -67,7 +67,7 @@ def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = AUDIO_SUFFIXES)
     Paths read from stdin lose only their line ending: a name may begin or
     end with spaces, and is a file even when it ends in '|'.
     """
-    from asr.datadir import read_table
+    from asr.data import read_table
 
     for item in inputs:
         path = Path(item)
@@ -135,10 +135,9 @@ def make_output_dir(out_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.beam_search import check_paths
-    from asr.images import IMAGE_SUFFIXES
-    from asr.output import render
-    from asr.transcribe import check_max_segment, load_model
+    from asr.data import IMAGE_SUFFIXES
+    from asr.decode import check_paths
+    from asr.inference import check_max_segment, load_model, render
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
     check_paths(lexicon=args.lexicon, lm=args.lm)

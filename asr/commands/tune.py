@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.tuning import parse_grid, tune
+    from asr.inference import parse_grid, tune
 
     config = config_from_args(args)
     if config.mode != "beam":

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.datadir import validate_data_dir
+    from asr.data import validate_data_dir
 
     for path in args.data_dir:
         data = validate_data_dir(path, need_feats=args.need_feats)

@@ -1,6 +1,6 @@
 """Read transcripts: Kaldi ``text`` (id then words), sclite ``trn`` (words then ``(id)``), plain lines.
 
-Lines come from :func:`asr.datadir.read_lines`, the one reader of Kaldi
+Lines come from :func:`asr.data.datadir.read_lines`, the one reader of Kaldi
 tables, so a transcript reads the same here as in a data dir (split on
 ``\\n`` only, UTF-8 faults named by file and line).  The format can be
 detected from the first line; ids must be unique.
@@ -61,7 +61,7 @@ def read_transcripts(path: str | Path, format: str = "auto") -> dict[str, str]:
     A line with an id and no words is an empty transcript.  Blank lines are
     skipped except in plain files, where they are empty transcripts.
     """
-    from asr.datadir import read_lines  # here: asr.datadir loads numpy and kaldiio, which scoring needs not
+    from asr.data.datadir import read_lines  # here: asr.data.datadir loads numpy and kaldiio, which scoring needs not
 
     _check_choice("format", format, FORMATS)
     lines = read_lines(path)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
+from asr.data.text import normalize_text
 from asr.scoring.counts import ErrorCounts
 from asr.scoring.edits import Op, _Coder
-from asr.text import normalize_text
 
 MODES = ("strict", "present", "all")
 UNITS = ("word", "char")
@@ -125,7 +125,7 @@ def score(
 ) -> ScoreResult:
     """Score hypotheses against references matched by utterance id.
 
-    Both sides always go through :func:`asr.text.normalize_text` (NFC, white
+    Both sides always go through :func:`asr.data.text.normalize_text` (NFC, white
     space collapsed), so a decomposed ``é`` never counts as an error; the
     keyword options add case folding, punctuation removal and filler words.
     ``align`` makes every utterance's alignment too (``alignments``), in the

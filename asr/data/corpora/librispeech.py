@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from asr.corpora.download import fetch_and_unpack
-from asr.datadir import write_data_dir
-from asr.text import normalize_text
+from asr.data.corpora.download import fetch_and_unpack
+from asr.data.datadir import write_data_dir
+from asr.data.text import normalize_text
 
 SUBSETS = (
     "train-clean-100", "train-clean-360", "train-other-500",

@@ -11,9 +11,10 @@ import itertools
 import logging
 from pathlib import Path
 
-from asr.beam_search import BeamSearchOptions
 from asr.config import save_config
-from asr.decoding import DecodeConfig, best_text, data_dir_log_probs, make_decoder
+from asr.decode.beam_search import BeamSearchOptions
+from asr.decode.search import DecodeConfig, make_decoder
+from asr.inference.datadirs import best_text, data_dir_log_probs
 from asr.scoring import METRIC_UNITS, score
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from typing import Union
 import numpy as np
 import torch
 
-from asr.audio import AudioError, cut_segment, read_audio, speed_perturb
 from asr.config import from_dict, load_config
-from asr.datadir import Segment
-from asr.features import FbankConfig, cmvn_from_stats, fbank
-from asr.images import ImageConfig, image_features, read_image
+from asr.data.audio import AudioError, cut_segment, read_audio, speed_perturb
+from asr.data.datadir import Segment
+from asr.data.features import FbankConfig, cmvn_from_stats, fbank
+from asr.data.images import ImageConfig, image_features, read_image
 
 FeatureConfig = Union[FbankConfig, ImageConfig]
 KINDS: dict[str, type] = {"fbank": FbankConfig, "image": ImageConfig}

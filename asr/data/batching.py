@@ -15,8 +15,8 @@ from typing import Iterator, Sequence
 
 import torch
 
-from asr.datadir import DataDir, load_feats
-from asr.text import Tokenizer, UnknownCharacterError
+from asr.data.datadir import DataDir, load_feats
+from asr.data.text import Tokenizer, UnknownCharacterError
 
 log = logging.getLogger(__name__)
 

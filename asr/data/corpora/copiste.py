@@ -14,8 +14,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from asr.datadir import write_data_dir
-from asr.text import normalize_text
+from asr.data.datadir import write_data_dir
+from asr.data.text import normalize_text
 
 SPLITS = ("train", "dev", "test")
 COLUMNS = ("image", "page", "split", "text")

@@ -5,7 +5,7 @@ it; ``last.prev.pt`` is the one it replaced, the fallback when ``last.pt``
 is unreadable), ``exp/epoch-N.pt`` the weights of the best epochs by dev
 CER, which :func:`average_checkpoints` turns into a model file.  Every file
 is written atomically (temp file and rename).  This module is the only code
-that knows a checkpoint's keys; the model file's are :class:`asr.package.ModelFile`'s.
+that knows a checkpoint's keys; the model file's are :class:`asr.inference.model_file.ModelFile`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from asr.package import ModelFile, atomic_save, check_weights, read_checkpoint
+from asr.inference.model_file import ModelFile, atomic_save, check_weights, read_checkpoint
 
 log = logging.getLogger(__name__)
 

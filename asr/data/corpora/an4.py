@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from asr.corpora.download import fetch_and_unpack
-from asr.datadir import write_data_dir
-from asr.text import normalize_text
+from asr.data.corpora.download import fetch_and_unpack
+from asr.data.datadir import write_data_dir
+from asr.data.text import normalize_text
 
 URL = "http://www.speech.cs.cmu.edu/databases/an4/an4_sphere.tar.gz"
 LINE = re.compile(r"^(?P<text>.*)\((?P<utt>[^()\s]+)\)\s*$")

@@ -1,81 +1,29 @@
-"""CTC decoding: greedy best path or beam search, and decoding a data dir.
+"""Running a model over a Kaldi data dir: decoding, and forced alignment of its transcripts.
 
-:func:`data_dir_log_probs` runs a model on a data dir once; decoding,
-tuning (:mod:`asr.tuning`) and alignment (:mod:`asr.alignment`) start from it.
-
-Greedy and beam search return the same :class:`asr.beam_search.Hypothesis`,
-so everything downstream (N-best lists, word timings, CTM) serves both.
+:func:`data_dir_log_probs` reads a data dir's features, checks them against
+the model's feature settings and runs the model once; decoding
+(:func:`decode_data_dir`), tuning (:mod:`asr.inference.tuning`) and
+alignment (:func:`align_data_dir`) all start from it.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, TextIO
 
 import torch
 
-from asr.alignment import WordTiming, word_timings, write_ctm
-from asr.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis, check_paths
-from asr.config import load_config, save_config
-from asr.datadir import DataDir, load_feats, validate_data_dir, write_table
-from asr.frontend import KINDS, load_feature_config
-from asr.images import ImageConfig
-from asr.text import Tokenizer
-
-if TYPE_CHECKING:
-    from asr.transcribe import Recognizer
-
-
-def greedy_path(log_probs: torch.Tensor) -> tuple[list[int], list[int]]:
-    """Best-path token ids of one (T, V) utterance (repeats merged, blanks removed) and their start frames."""
-    ids, counts = torch.unique_consecutive(log_probs.argmax(dim=-1), return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts
-    kept = [(int(t), int(s)) for t, s in zip(ids, starts) if t != 0]
-    return [t for t, _ in kept], [s for _, s in kept]
-
-
-def ctc_greedy(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
-    """Best-path token ids for each utterance of a padded (B, T, V) batch."""
-    return [greedy_path(log_probs[b, : int(lengths[b])])[0] for b in range(log_probs.shape[0])]
-
-
-@dataclass
-class DecodeConfig:
-    """How to search: ``greedy``, or ``beam`` with an optional lexicon and LM.
-
-    A word LM needs a lexicon (the EESEN TLG analogue); a character LM is
-    used without one.  Recipes write the tuned values to a YAML file.
-    """
-
-    mode: str = "greedy"
-    lexicon: str | None = None
-    lm: str | None = None
-    beam: BeamSearchOptions = field(default_factory=BeamSearchOptions)
-
-    def __post_init__(self) -> None:
-        check_paths(lexicon=self.lexicon, lm=self.lm)
-        if self.mode not in ("greedy", "beam"):
-            raise ValueError(f"mode must be 'greedy' or 'beam', got {self.mode!r}")
-        if self.mode == "greedy" and (self.lexicon or self.lm):
-            raise ValueError("a lexicon or LM needs mode 'beam'")
-
-
-Decoder = Callable[[torch.Tensor], list[Hypothesis]]
-
-
-def make_decoder(tokenizer: Tokenizer, config: DecodeConfig) -> Decoder:
-    """A function from one utterance's (T, V) log-probs to its N-best hypotheses."""
-    if config.mode == "greedy":
-        def greedy(log_probs: torch.Tensor) -> list[Hypothesis]:
-            ids, starts = greedy_path(log_probs)
-            score = float(log_probs.max(dim=-1).values.sum())
-            return [Hypothesis(tokenizer.decode(ids), score, tuple(ids), tuple(starts))]
-
-        return greedy
-    search = BeamSearchDecoder(tokenizer.tokens, config.lexicon, config.lm, config.beam)
-    return lambda log_probs: search.decode(log_probs)[0]
+from asr.config import save_config
+from asr.data.datadir import DataDir, load_feats, read_table, validate_data_dir, write_table
+from asr.data.split import copy_settings, is_utterance_table, job_files, merge_tables
+from asr.data.frontend import KINDS, load_feature_config
+from asr.data.images import ImageConfig
+from asr.decode.alignment import char_timings, word_timings, write_ctm
+from asr.decode.beam_search import Hypothesis
+from asr.decode.search import DecodeConfig, make_decoder
+from asr.inference.recognizer import Recognizer, hypothesis_timings, load_recognizer
 
 
 def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[str], list[torch.Tensor]]:
@@ -124,8 +72,6 @@ def data_dir_log_probs(
     have transcripts (references to score or align).  Both are checked
     before the model runs.
     """
-    from asr.transcribe import load_recognizer  # here, not above: the loaded model's module imports this one
-
     recognizer = load_recognizer(model_path, device)
     if need_time_axis:
         recognizer.require_time_axis(str(model_path))
@@ -187,14 +133,57 @@ def write_decode_log(
         encoding="utf-8")
 
 
-def hypothesis_timings(
-    recognizer: Recognizer, log_probs: torch.Tensor, hypothesis: Hypothesis | None, utterance_id: str
-) -> list[WordTiming]:
-    """Word start/end times and confidences of a hypothesis, by CTC forced alignment."""
-    if hypothesis is None or not hypothesis.tokens:
-        return []
-    return word_timings(log_probs, hypothesis.tokens, recognizer.tokenizer.tokens, recognizer.frame_shift, utterance_id)
+def align_data_dir(
+    model_path: str | Path, data_dir: str | Path, out: str | Path | TextIO, unit: str = "word", device: str = "auto"
+) -> tuple[int, dict[str, str]]:
+    """Force-align the transcripts of a data dir to its features; writes their timings as CTM to ``out``.
+
+    ``unit`` is ``word`` or ``char``.  An utterance whose transcript cannot be
+    aligned (a character outside the tokens, too few frames) is skipped and
+    the others still aligned.  Returns the count aligned and, for each
+    utterance skipped, why.
+    """
+    from asr.inference.datadirs import data_dir_log_probs  # asr.decode.search imports this module
+
+    if unit not in ("word", "char"):
+        raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
+    timings = word_timings if unit == "word" else char_timings
+    data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=True, need_text=True)
+    tokenizer = data.recognizer.tokenizer
+    aligned, skipped = [], {}
+    for key, log_probs in zip(data.keys, data.log_probs):
+        try:
+            ids = tokenizer.encode(data.text[key])
+            aligned.append((key, timings(log_probs, ids, tokenizer.tokens, data.recognizer.frame_shift, key)))
+        except ValueError as error:
+            skipped[key] = str(error)
+    write_ctm(aligned, out)
+    return len(aligned), skipped
 
 
-def load_decode_config(path: str | Path | None) -> DecodeConfig:
-    return load_config(DecodeConfig, path) if path else DecodeConfig()
+def merge_decodes(job_dirs: list[Path], out: Path, data_dir: str | Path) -> int:
+    """Merge the outputs of ``asr decode`` jobs on the parts of ``data_dir`` into ``out``; returns the utterance count.
+
+    ``text`` is merged as a table; ``nbest.txt`` (``<utt>-<rank>`` lines) and
+    ``ctm`` keep each utterance's lines together, in utterance order; the
+    decode log sums utterances, audio and decoding seconds over the jobs.
+    """
+    names = job_files(job_dirs, {"decode.log", "nbest.txt", "ctm"})
+    merge_tables(job_dirs, [n for n in names if is_utterance_table(n)], out)
+    if "nbest.txt" in names:
+        _merge_lines(job_dirs, "nbest.txt", out, lambda line: line.split(maxsplit=1)[0].rpartition("-")[0])
+    if "ctm" in names:
+        _merge_lines(job_dirs, "ctm", out, lambda line: line.split(maxsplit=1)[0])
+    copy_settings(job_dirs, names, out)
+    logs = [read_table(job_dir / "decode.log") for job_dir in job_dirs]
+    total = {key: sum(float(log[key]) for log in logs) for key in ("utterances", "audio_seconds", "decode_seconds")}
+    write_decode_log(out, logs[0]["model"], data_dir, logs[0]["mode"], int(total["utterances"]),
+                     total["audio_seconds"], total["decode_seconds"])
+    return int(total["utterances"])
+
+
+def _merge_lines(job_dirs: list[Path], name: str, out: Path, utterance_of: Callable[[str], str]) -> None:
+    """Concatenate the jobs' ``name`` files with each utterance's lines kept in order, utterances sorted."""
+    lines = [line for job_dir in job_dirs for line in (job_dir / name).read_text(encoding="utf-8").splitlines(True)]
+    lines.sort(key=utterance_of)  # stable: an utterance's lines keep their order
+    (out / name).write_text("".join(lines), encoding="utf-8")

@@ -5,14 +5,14 @@ Training comes in pieces (as icefall's ``train.py``): :func:`compute_loss`
 of one batch, :func:`train_one_epoch`, :func:`compute_validation_loss`,
 :func:`check_resume` and :func:`load_checkpoint_if_available`, chained by
 :func:`train`.  The exp dir's files (checkpoints, the best epochs' weights,
-their average) are :mod:`asr.checkpoint`'s.
+their average) are :mod:`asr.train.checkpoint`'s.
 
 Every epoch reseeds the global RNG and draws its batch order from numbers
 that depend only on the config's seed, the epoch and the process rank, so an
 interrupted run resumed from its last
 checkpoint ends with the same weights as one that was never stopped.
 Under ``torchrun`` each process trains on its share of every step's batches
-and DistributedDataParallel averages the gradients (see asr.distributed).
+and DistributedDataParallel averages the gradients (see asr.train.distributed).
 """
 
 from __future__ import annotations
@@ -30,22 +30,22 @@ import kaldiio
 import torch
 from tqdm import tqdm
 
-from asr import distributed
-from asr.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances, shard_batches
-from asr.checkpoint import keep_best_weights, load_checkpoint, open_exp_dir, save_checkpoint
 from asr.config import from_dict, save_config, to_dict
-from asr.datadir import DataDir, validate_data_dir
-from asr.decoding import ctc_greedy
+from asr.data.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances, shard_batches
+from asr.data.datadir import DataDir, validate_data_dir
+from asr.data.features import SpecAugmentConfig, spec_augment
+from asr.data.frontend import load_feature_config, normalization
+from asr.data.images import ImageAugmentConfig, augment_images
+from asr.data.text import Tokenizer
+from asr.decode.search import ctc_greedy
 from asr.device import resolve_device, set_threads
-from asr.distributed import World
-from asr.features import SpecAugmentConfig, spec_augment
-from asr.frontend import load_feature_config, normalization
-from asr.images import ImageAugmentConfig, augment_images
+from asr.inference.model_file import ModelFile
 from asr.model import AcousticModel, ModelConfig
-from asr.package import ModelFile
 from asr.precision import AMP_DTYPES, amp_dtype, autocast
 from asr.scoring import score
-from asr.text import Tokenizer
+from asr.train import distributed
+from asr.train.checkpoint import keep_best_weights, load_checkpoint, open_exp_dir, save_checkpoint
+from asr.train.distributed import World
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ settings with the lexicon and LM texts), so that
 ``asr transcribe --model FILE a.wav`` needs nothing else.  On disk it is a
 ``torch.save``'d mapping; its keys are known here and nowhere else.
 
-The model loaded for use, :class:`asr.transcribe.Recognizer`, lives with
-transcription, above :mod:`asr.decoding`; ``Recognizer`` and
+The model loaded for use, :class:`asr.inference.recognizer.Recognizer`, lives with
+transcription, above :mod:`asr.decode.search`; ``Recognizer`` and
 ``load_recognizer`` are also answered here (looked up on first use) for the
 modules that import them from here.
 """
@@ -24,8 +24,8 @@ from typing import Any
 import torch
 
 from asr.config import from_dict, to_dict
-from asr.decoding import DecodeConfig
-from asr.frontend import FeatureConfig, feature_config_from_dict, kind_of
+from asr.data.frontend import FeatureConfig, feature_config_from_dict, kind_of
+from asr.decode.search import DecodeConfig
 from asr.model import AcousticModel, ModelConfig
 
 VERSION = 1  # of the model file format; a newer asr may write newer ones
@@ -137,7 +137,7 @@ class ModelFile:
         state_dict    the network's weights (float16 in files exported with --half)
 
     A training checkpoint keeps all but ``state_dict`` as its ``spec`` (see
-    :mod:`asr.checkpoint`): :meth:`to_dict` and :meth:`from_dict` with
+    :mod:`asr.train.checkpoint`): :meth:`to_dict` and :meth:`from_dict` with
     ``weights=False``.
     """
 

@@ -1,7 +1,7 @@
 """Kaldi-compatible filterbank features, CMVN, frame stacking, SpecAugment.
 
 Pure functions on tensors (in the style of ``torchaudio.functional``); the
-feature stage that writes ark/scp files lives in :mod:`asr.extract`.
+feature stage that writes ark/scp files lives in :mod:`asr.data.extract`.
 """
 
 from __future__ import annotations

@@ -32,12 +32,12 @@ import kaldiio
 import numpy as np
 from tqdm import tqdm
 
-from asr.audio import AudioError
 from asr.config import save_config
-from asr.datadir import SOURCE_TABLES, Segment, spk2utt, validate_data_dir, write_table, writing
-from asr.features import accumulate_cmvn
-from asr.frontend import SOURCE_KIND, FeatureConfig, compute_features, kind_of
-from asr.images import ImageError
+from asr.data.audio import AudioError
+from asr.data.datadir import SOURCE_TABLES, Segment, spk2utt, validate_data_dir, write_table, writing
+from asr.data.features import accumulate_cmvn
+from asr.data.frontend import SOURCE_KIND, FeatureConfig, compute_features, kind_of
+from asr.data.images import ImageError
 
 log = logging.getLogger(__name__)
 

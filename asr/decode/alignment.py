@@ -26,7 +26,7 @@ from typing import Iterable, Sequence, TextIO
 import torch
 from torchaudio.functional import TokenSpan, forced_align, merge_tokens
 
-from asr.batching import ctc_min_frames
+from asr.data.batching import ctc_min_frames
 
 BLANK_ID = 0
 WORD_BOUNDARY_ID = 1
@@ -143,31 +143,3 @@ def write_ctm(utterances: Iterable[tuple[str, Sequence[WordTiming]]], out: str |
         Path(out).write_text(text, encoding="utf-8")
     else:
         out.write(text)
-
-
-def align_data_dir(
-    model_path: str | Path, data_dir: str | Path, out: str | Path | TextIO, unit: str = "word", device: str = "auto"
-) -> tuple[int, dict[str, str]]:
-    """Force-align the transcripts of a data dir to its features; writes their timings as CTM to ``out``.
-
-    ``unit`` is ``word`` or ``char``.  An utterance whose transcript cannot be
-    aligned (a character outside the tokens, too few frames) is skipped and
-    the others still aligned.  Returns the count aligned and, for each
-    utterance skipped, why.
-    """
-    from asr.decoding import data_dir_log_probs  # asr.decoding imports this module
-
-    if unit not in ("word", "char"):
-        raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
-    timings = word_timings if unit == "word" else char_timings
-    data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=True, need_text=True)
-    tokenizer = data.recognizer.tokenizer
-    aligned, skipped = [], {}
-    for key, log_probs in zip(data.keys, data.log_probs):
-        try:
-            ids = tokenizer.encode(data.text[key])
-            aligned.append((key, timings(log_probs, ids, tokenizer.tokens, data.recognizer.frame_shift, key)))
-        except ValueError as error:
-            skipped[key] = str(error)
-    write_ctm(aligned, out)
-    return len(aligned), skipped

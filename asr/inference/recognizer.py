@@ -20,21 +20,22 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from asr.alignment import WordTiming
-from asr.audio import AudioError, read_audio
-from asr.batching import bucket_batches
-from asr.decoding import DecodeConfig, Decoder, hypothesis_timings, make_decoder
+from asr.data.audio import AudioError, read_audio
+from asr.data.batching import bucket_batches
+from asr.data.features import fbank
+from asr.data.frontend import normalization
+from asr.data.images import ImageConfig, ImageError, image_features, read_image
+from asr.data.text import Tokenizer
+from asr.decode.alignment import WordTiming, word_timings
+from asr.decode.beam_search import Hypothesis
+from asr.decode.search import DecodeConfig, Decoder, make_decoder
 from asr.device import resolve_device
-from asr.features import fbank
-from asr.frontend import normalization
-from asr.images import ImageConfig, ImageError, image_features, read_image
+from asr.inference.model_file import ModelFile
 from asr.model import AcousticModel
-from asr.package import ModelFile
 from asr.precision import amp_dtype, autocast
-from asr.text import Tokenizer
 
 # Where `pip install` puts the pretrained AN4 model (see recipes/an4/RESULTS.md).
-DEFAULT_MODEL = Path(__file__).parent / "models" / "an4.pt"
+DEFAULT_MODEL = Path(__file__).parents[1] / "models" / "an4.pt"
 # Peak amplitude below which a recording is taken as silent (-60 dBFS).
 SILENCE_PEAK = 1e-3
 # Shortest --max-segment: pieces must stay utterance-like (the model was
@@ -311,3 +312,12 @@ def load_model(path: str | Path | None = None, config: DecodeConfig | None = Non
 def load_recognizer(path: str | Path, device: str | torch.device = "auto") -> Recognizer:
     """Load the model file at ``path`` on ``device``: :func:`load_model` for the decoding commands."""
     return Recognizer(ModelFile.read(path), device)
+
+
+def hypothesis_timings(
+    recognizer: Recognizer, log_probs: torch.Tensor, hypothesis: Hypothesis | None, utterance_id: str
+) -> list[WordTiming]:
+    """Word start/end times and confidences of a hypothesis, by CTC forced alignment."""
+    if hypothesis is None or not hypothesis.tokens:
+        return []
+    return word_timings(log_probs, hypothesis.tokens, recognizer.tokenizer.tokens, recognizer.frame_shift, utterance_id)

@@ -4,14 +4,14 @@ Three modes, chosen by what is given:
 
 * lexicon and word LM: only lexicon words are produced, scored by the LM;
 * no lexicon, character LM: any token sequence, scored token by token by an
-  LM of :func:`asr.lm.build_lm` with ``unit="char"`` (whose units are the
+  LM of :func:`asr.decode.lm.build_lm` with ``unit="char"`` (whose units are the
   token strings, ``|`` included);
 * no LM (with or without a lexicon): acoustic scores only.
 
 The lexicon spells a word as its characters followed by ``|`` (the
 wav2letter convention): without the ``|``, single-letter words such as
 AN4's spelled letters would let any string pass as a run of words.  The
-acoustic model, trained on :meth:`asr.text.Tokenizer.encode` targets, emits
+acoustic model, trained on :meth:`asr.data.text.Tokenizer.encode` targets, emits
 ``|`` between words but not after the last one, and flashlight drops a last
 word left unfinished; so in lexicon mode one frame where ``|`` is certain is
 appended to each utterance, and its token is not reported.
@@ -32,8 +32,8 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torchaudio.models.decoder import CTCHypothesis, ctc_decoder
 
-from asr.lm import BOS, EOS, UNK, arpa_vocabulary, read_arpa
-from asr.text import BLANK, WORD_BOUNDARY, Tokenizer
+from asr.data.text import BLANK, WORD_BOUNDARY, Tokenizer
+from asr.decode.lm import BOS, EOS, UNK, arpa_vocabulary, read_arpa
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 def _load_errors(lm: str | Path | None) -> Iterator[None]:
     """Turn KenLM's refusal of an LM (a RuntimeError naming a byte offset) into ``path:line: what``.
 
-    The file is read again by :func:`asr.lm.read_arpa`, which names the line
+    The file is read again by :func:`asr.decode.lm.read_arpa`, which names the line
     for the faults it knows; for others KenLM's own last line is kept.
     """
     try:

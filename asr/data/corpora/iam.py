@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.datadir import write_data_dir
-from asr.text import normalize_text
+from asr.data.datadir import write_data_dir
+from asr.data.text import normalize_text
 
 
 def _find(root: Path, name: str) -> Path | None:

@@ -8,7 +8,7 @@ is all a recipe on a small corpus needs.  Both write ARPA, which flashlight's
 KenLM wrapper loads directly.
 
 Word models predict the words of each line.  Character models predict the
-tokens of :class:`asr.text.Tokenizer`: the characters of each line with
+tokens of :class:`asr.data.text.Tokenizer`: the characters of each line with
 ``|`` between words, so that a lexicon-free decoder can score exactly the
 token sequence the acoustic model emits.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Literal, Mapping, Sequence
 
-from asr.text import WORD_BOUNDARY
+from asr.data.text import WORD_BOUNDARY
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def build_lm(
     """Estimate an n-gram LM from text lines and write it as ARPA.
 
     ``lines`` should already be normalized as the transcripts are
-    (:func:`asr.text.normalize_text`); blank lines are skipped.  ``order``
+    (:func:`asr.data.text.normalize_text`); blank lines are skipped.  ``order``
     defaults to 3 for words and 6 for characters.  ``use_lmplz`` None means
     "when it is on PATH".  The written file is read back with
     :func:`read_arpa`, so a broken model fails here and not in the decoder.

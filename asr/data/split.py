@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Callable
 
 import kaldiio
 import numpy as np
 
-from asr.datadir import SOURCE_TABLES, read_table, spk2utt, validate_data_dir, write_table, writing
-from asr.decoding import write_decode_log
-from asr.extract import staged_outputs
+from asr.data.datadir import SOURCE_TABLES, read_table, spk2utt, validate_data_dir, write_table, writing
+from asr.data.extract import staged_outputs
 
 SPLIT_TABLES = ("wav.scp", "images.scp", "segments", "text", "utt2spk", "feats.scp")  # by utterance, as is utt2*
 
@@ -136,7 +134,7 @@ def merge_features(job_dirs: list[Path], dst: Path, *, in_place: bool) -> int:
     Job N's ``feats.ark`` moves to ``dst/feats.N.ark`` (one ark per job, as
     Kaldi's ``make_fbank.sh`` keeps them) and ``feats.scp`` points there; the
     CMVN stats are summed and the ``dropped`` lists merged.  As one job would
-    (:mod:`asr.extract`), the files are staged and moved in together, and
+    (:mod:`asr.data.extract`), the files are staged and moved in together, and
     with ``in_place`` (``dst`` is the dir the jobs' parts were split from)
     its ``SOURCE_TABLES`` stay as they are; otherwise they are merged, with
     ``spk2utt`` made anew from the merged ``utt2spk``.
@@ -161,32 +159,3 @@ def merge_features(job_dirs: list[Path], dst: Path, *, in_place: bool) -> int:
                 scp[utt] = f"{dst / ark}:{value.rpartition(':')[2]}"
         write_table(staging / "feats.scp", scp)
     return len(validate_data_dir(dst, need_feats=True).feats)
-
-
-def merge_decodes(job_dirs: list[Path], out: Path, data_dir: str | Path) -> int:
-    """Merge the outputs of ``asr decode`` jobs on the parts of ``data_dir`` into ``out``; returns the utterance count.
-
-    ``text`` is merged as a table; ``nbest.txt`` (``<utt>-<rank>`` lines) and
-    ``ctm`` keep each utterance's lines together, in utterance order; the
-    decode log sums utterances, audio and decoding seconds over the jobs.
-    """
-    names = job_files(job_dirs, {"decode.log", "nbest.txt", "ctm"})
-    merge_tables(job_dirs, [n for n in names if is_utterance_table(n)], out)
-    if "nbest.txt" in names:
-        _merge_lines(job_dirs, "nbest.txt", out, lambda line: line.split(maxsplit=1)[0].rpartition("-")[0])
-    if "ctm" in names:
-        _merge_lines(job_dirs, "ctm", out, lambda line: line.split(maxsplit=1)[0])
-    copy_settings(job_dirs, names, out)
-    logs = [read_table(job_dir / "decode.log") for job_dir in job_dirs]
-    total = {key: sum(float(log[key]) for log in logs) for key in ("utterances", "audio_seconds", "decode_seconds")}
-    write_decode_log(out, logs[0]["model"], data_dir, logs[0]["mode"], int(total["utterances"]),
-                     total["audio_seconds"], total["decode_seconds"])
-    return int(total["utterances"])
-
-
-def _merge_lines(job_dirs: list[Path], name: str, out: Path, utterance_of: Callable[[str], str]) -> None:
-    """Concatenate the jobs' ``name`` files with each utterance's lines kept in order, utterances sorted."""
-    lines = [line for job_dir in job_dirs for line in (job_dir / name).read_text(encoding="utf-8").splitlines(True)]
-    lines.sort(key=utterance_of)  # stable: an utterance's lines keep their order
-    (out / name).write_text("".join(lines), encoding="utf-8")
-

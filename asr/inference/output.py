@@ -1,6 +1,6 @@
 """Transcript writers: plain text, JSON, CTM and SRT.
 
-Pure functions from a :class:`asr.transcribe.Transcript` to text, so the
+Pure functions from a :class:`asr.inference.recognizer.Transcript` to text, so the
 CLI, the Python API and tests share them.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from asr.alignment import WordTiming, ctm_lines
-from asr.transcribe import Transcript
+from asr.decode.alignment import WordTiming, ctm_lines
+from asr.inference.recognizer import Transcript
 
 FORMATS = ("txt", "json", "ctm", "srt")
 

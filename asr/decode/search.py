@@ -1,0 +1,71 @@
+"""CTC search: greedy best path or beam search, chosen by one config.
+
+Greedy and beam search return the same :class:`asr.decode.beam_search.Hypothesis`,
+so everything downstream (N-best lists, word timings, CTM) serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from asr.config import load_config
+from asr.data.text import Tokenizer
+from asr.decode.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis, check_paths
+
+
+def greedy_path(log_probs: torch.Tensor) -> tuple[list[int], list[int]]:
+    """Best-path token ids of one (T, V) utterance (repeats merged, blanks removed) and their start frames."""
+    ids, counts = torch.unique_consecutive(log_probs.argmax(dim=-1), return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    kept = [(int(t), int(s)) for t, s in zip(ids, starts) if t != 0]
+    return [t for t, _ in kept], [s for _, s in kept]
+
+
+def ctc_greedy(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+    """Best-path token ids for each utterance of a padded (B, T, V) batch."""
+    return [greedy_path(log_probs[b, : int(lengths[b])])[0] for b in range(log_probs.shape[0])]
+
+
+@dataclass
+class DecodeConfig:
+    """How to search: ``greedy``, or ``beam`` with an optional lexicon and LM.
+
+    A word LM needs a lexicon (the EESEN TLG analogue); a character LM is
+    used without one.  Recipes write the tuned values to a YAML file.
+    """
+
+    mode: str = "greedy"
+    lexicon: str | None = None
+    lm: str | None = None
+    beam: BeamSearchOptions = field(default_factory=BeamSearchOptions)
+
+    def __post_init__(self) -> None:
+        check_paths(lexicon=self.lexicon, lm=self.lm)
+        if self.mode not in ("greedy", "beam"):
+            raise ValueError(f"mode must be 'greedy' or 'beam', got {self.mode!r}")
+        if self.mode == "greedy" and (self.lexicon or self.lm):
+            raise ValueError("a lexicon or LM needs mode 'beam'")
+
+
+Decoder = Callable[[torch.Tensor], list[Hypothesis]]
+
+
+def make_decoder(tokenizer: Tokenizer, config: DecodeConfig) -> Decoder:
+    """A function from one utterance's (T, V) log-probs to its N-best hypotheses."""
+    if config.mode == "greedy":
+        def greedy(log_probs: torch.Tensor) -> list[Hypothesis]:
+            ids, starts = greedy_path(log_probs)
+            score = float(log_probs.max(dim=-1).values.sum())
+            return [Hypothesis(tokenizer.decode(ids), score, tuple(ids), tuple(starts))]
+
+        return greedy
+    search = BeamSearchDecoder(tokenizer.tokens, config.lexicon, config.lm, config.beam)
+    return lambda log_probs: search.decode(log_probs)[0]
+
+
+def load_decode_config(path: str | Path | None) -> DecodeConfig:
+    return load_config(DecodeConfig, path) if path else DecodeConfig()
