@@ -76,8 +76,9 @@ def test_an4_recipe_end_to_end(an4_root, tmp_path):
     record = json.loads(out.stdout)
     lexicon = {line.split()[0] for line in (exp / "lm" / "lexicon.txt").read_text().splitlines()}
     assert out.returncode == 0 and record["source"] == str(wav)
-    assert all(w["word"] in lexicon for w in record["words"])
-    assert " ".join(w["word"] for w in record["words"]) == record["text"]
+    words = [w for segment in record["segments"] for w in segment["words"]]
+    assert all(w["word"] in lexicon for w in words)
+    assert " ".join(w["word"] for w in words) == record["text"]
 
     # N-best lists and forced alignment of the references.
     nbest = tmp_path / "nbest"

@@ -1,17 +1,24 @@
-"""Transcription of real AN4 audio: batching, long recordings, bad files, output formats."""
+"""Transcription of real AN4 audio: batching, long recordings, bad files, arrays in memory, output formats."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 import asr
 from asr.config import from_dict
-from asr.data.audio import read_audio
+from asr.data.audio import read_audio, resample
+from asr.data.images import ImageConfig
+from asr.data.text import BLANK, WORD_BOUNDARY
+from asr.decode import DecodeConfig
 from asr.decode.alignment import WordTiming
+from asr.inference import InputNotFoundError, ModelFile, Recognizer
 from asr.inference.output import render, to_srt
 from asr.inference.recognizer import Transcript, split_on_silence
+from asr.model import AcousticModel, ModelConfig
 from asr.train.checkpoint import average_checkpoints
 from asr.train.loop import TrainConfig, train
 
@@ -87,14 +94,114 @@ def test_output_formats():
     words = [WordTiming("HELLO", 0.5, 0.9, 0.91), WordTiming("WORLD", 1.0, 1.4, 0.5), WordTiming("AGAIN", 4.0, 4.2, 1.0)]
     result = Transcript("dir/a.wav", "HELLO WORLD AGAIN", words, 5.0)
     assert render("txt", result) == "dir/a.wav HELLO WORLD AGAIN\n"
+    assert render("txt", result, "utt1") == "utt1 HELLO WORLD AGAIN\n"  # a wav.scp entry: its id
     record = json.loads(render("json", result))
-    assert record["words"][1] == {"word": "WORLD", "start": 1.0, "end": 1.4, "confidence": 0.5}
+    # Whisper's shape: text, segments with timed words (probability); our source and duration beside them.
+    assert record == {
+        "source": "dir/a.wav", "duration": 5.0, "text": "HELLO WORLD AGAIN",
+        "segments": [
+            {"id": 0, "start": 0.5, "end": 1.4, "text": "HELLO WORLD",
+             "words": [{"word": "HELLO", "start": 0.5, "end": 0.9, "probability": 0.91},
+                       {"word": "WORLD", "start": 1.0, "end": 1.4, "probability": 0.5}]},
+            {"id": 1, "start": 4.0, "end": 4.2, "text": "AGAIN",  # a new segment after the long pause
+             "words": [{"word": "AGAIN", "start": 4.0, "end": 4.2, "probability": 1.0}]}]}
+    assert json.loads(render("json", result, "utt1"))["utterance_id"] == "utt1"
     assert render("ctm", result).splitlines()[0] == "a 1 0.500 0.400 HELLO 0.910"
+    assert render("ctm", result, "utt1").splitlines()[0] == "utt1 1 0.500 0.400 HELLO 0.910"
     srt = to_srt(words)
-    assert srt.startswith("1\n00:00:00,500 --> 00:00:01,400\nHELLO WORLD\n")
-    assert "2\n00:00:04,000 --> 00:00:04,200\nAGAIN" in srt  # a new cue after the long pause
+    assert srt == ("1\n00:00:00,500 --> 00:00:01,400\nHELLO WORLD\n\n"
+                   "2\n00:00:04,000 --> 00:00:04,200\nAGAIN\n")  # the segments of the JSON, as cues
+    assert render("vtt", result) == ("WEBVTT\n\n00:00:00.500 --> 00:00:01.400\nHELLO WORLD\n\n"
+                                     "00:00:04.000 --> 00:00:04.200\nAGAIN\n")
+    assert render("tsv", result) == "start\tend\ttext\n500\t1400\tHELLO WORLD\n4000\t4200\tAGAIN\n"
+    empty = Transcript("b.wav", "", [], 1.0)
+    assert json.loads(render("json", empty))["segments"] == [] and render("srt", empty) == ""
+    assert render("vtt", empty) == "WEBVTT\n" and render("tsv", empty) == "start\tend\ttext\n"
     with pytest.raises(ValueError, match="unknown output format"):
         render("doc", result)
+
+
+@pytest.fixture(scope="module")
+def greedy_model():
+    """The shipped AN4 model, searching greedily (fast, and the same text for the same samples)."""
+    return asr.load_model(config=DecodeConfig(), device="cpu")
+
+
+def test_transcribe_takes_arrays_tensors_and_lists_as_files(greedy_model, an4_wavs, tmp_path):
+    """As whisper, ESPnet and sherpa do: samples in memory at any rate, one or many, checked as files are."""
+    model = greedy_model
+    paths = an4_wavs[:2]
+    samples = read_audio(paths[0])
+    from_file = model.transcribe(paths[0])
+    assert from_file.text and from_file.source == str(paths[0])
+    for audio in (samples, torch.from_numpy(samples), samples.astype(np.float64), np.stack([samples, samples], 1),
+                  torch.from_numpy(np.stack([samples, samples]))):  # soundfile's and torchaudio's 2-D layouts
+        result = model.transcribe(audio)
+        assert (result.source, result.text, result.words) == ("array", from_file.text, from_file.words)
+    at_44k = model.transcribe(resample(samples, 16000, 44100), sample_rate=44100)  # resampled to the model's rate
+    assert at_44k.text == from_file.text and at_44k.duration == from_file.duration
+    at_8k = resample(samples, 16000, 8000)  # narrowband: a different text, but the one its file gets
+    soundfile.write(tmp_path / "8k.wav", at_8k, 8000, subtype="FLOAT")
+    assert model.transcribe(at_8k, sample_rate=8000).words == model.transcribe(tmp_path / "8k.wav").words
+    results = model.transcribe([paths[1], samples, str(paths[0])])  # a list gives a list, in order
+    assert isinstance(results, list) and [r.source for r in results] == [str(paths[1]), "array[1]", str(paths[0])]
+    assert results[1].text == results[2].text == from_file.text
+
+    with pytest.raises(FileNotFoundError, match="missing.wav: no such file") as caught:
+        model.transcribe(tmp_path / "missing.wav")
+    assert isinstance(caught.value, InputNotFoundError) and isinstance(caught.value, ValueError)
+    with pytest.raises(FileNotFoundError, match="missing.wav"):
+        model.transcribe([paths[0], tmp_path / "missing.wav"])
+    nan = samples.copy()
+    nan[100] = np.nan
+    bad = {"non-finite samples": nan, "silent audio": np.zeros(16000, np.float32), "no samples": np.zeros(0),
+           "expected float samples": (samples * 32767).astype(np.int16),
+           "a 2-D array must hold at most 8 channels": np.zeros((16, 16)), "expected 1-D samples": np.zeros((2, 2, 2))}
+    for message, audio in bad.items():
+        with pytest.raises(ValueError, match=f"^array: {message}"):
+            model.transcribe(audio)
+    with pytest.raises(ValueError, match="sample_rate must be positive"):
+        model.transcribe(samples, sample_rate=0)
+    results = list(model.transcribe_files([samples, nan]))  # the batch API reports and goes on
+    assert results[0].text == from_file.text and results[1].error == "array[1]: non-finite samples (NaN or inf)"
+
+
+def test_word_times_are_rounded_to_the_millisecond_everywhere(greedy_model, an4_root):
+    """Frame times such as 44 * 0.03 = 1.3199999999999998 come out as 1.32, the same in the API, JSON and CTM."""
+    wavs = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))[:8]
+    results = list(greedy_model.transcribe_files(wavs))
+    words = [w for r in results for w in r.words]
+    assert len(words) > 20
+    for w in words:
+        for value in (w.start, w.end, w.confidence):
+            assert value == round(value, 3) and len(repr(value).partition(".")[2]) <= 3
+    for r in results:
+        assert r.duration == round(r.duration, 3)
+        timed = [w for segment in json.loads(render("json", r))["segments"] for w in segment["words"]]
+        assert [(w["start"], w["end"], w["probability"]) for w in timed] == [(w.start, w.end, w.confidence)
+                                                                              for w in r.words]
+        ctm = [line.split() for line in render("ctm", r).splitlines()]
+        assert [(c[2], c[3]) for c in ctm] == [(f"{w.start:.3f}", f"{w.end - w.start:.3f}") for w in r.words]
+
+
+def tiny_handwriting_model() -> Recognizer:
+    """An untrained handwriting model: enough to see what it accepts."""
+    config = ModelConfig(input_dim=ImageConfig().dim, num_tokens=4, hidden=8, layers=1)
+    weights = AcousticModel(config).state_dict()
+    return Recognizer(ModelFile(config, (BLANK, WORD_BOUNDARY, "a", "b"), ImageConfig(), torch.zeros(2, 33), weights),
+                      "cpu")
+
+
+def test_images_to_a_speech_model_and_audio_to_a_handwriting_model_say_so(greedy_model, an4_wavs, copiste_root):
+    png = sorted((copiste_root / "lines").glob("*.png"))[0]
+    with pytest.raises(ValueError, match=f"^{re.escape(str(png))}: this is a speech model; images need a "
+                                         "handwriting model$"):
+        greedy_model.transcribe(png)
+    handwriting = tiny_handwriting_model()
+    assert handwriting.transcribe(png).error is None  # what it is for
+    results = list(handwriting.transcribe_files([an4_wavs[0], read_audio(an4_wavs[0])]))
+    assert results[0].error == f"{an4_wavs[0]}: this is a handwriting model; audio needs a speech model"
+    assert results[1].error == "array[1]: this is a handwriting model; audio needs a speech model"
 
 
 

@@ -1,16 +1,19 @@
-"""Transcribe audio files: text, JSON (words with times and confidences), CTM or SRT;
+"""Transcribe audio files: text, JSON (whisper's shape), CTM, SRT, VTT or TSV;
 or, with a handwriting model, images of text lines (png, jpg, ...): text or JSON.
 
 Inputs are audio files (wav, flac, ogg, mp3; any sample rate, any channels)
 or line images, directories (searched for audio, or for images with a
 handwriting model), '-' (paths read from stdin, one a line) or Kaldi
-wav.scp / images.scp files (*.scp).  Only a wav.scp value may be a Kaldi
+wav.scp / images.scp files (*.scp), whose entries are named by their
+utterance ids in text and CTM output, so that the output scores against
+the data dir's text.  Only a wav.scp value may be a Kaldi
 pipe ('cmd args |'); any other input is a file, whatever its name.  Without
 --model, the pretrained AN4 model that ships with the toolkit is used (AN4's
 vocabulary only: letters, digits, a few command words).  A file that cannot
 be transcribed, or whose transcript cannot be written, is reported on
 stderr in one line and the others still are; the exit status is 1 if any
-failed.
+failed.  SRT, VTT and TSV hold one input a file: several inputs need
+--output-dir.  On a terminal, 4 or more inputs show a progress bar on stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import chain, groupby
 from pathlib import Path
@@ -26,7 +30,8 @@ from typing import Iterator
 from asr.commands.options import add_decode_arguments, config_from_args
 from asr.device import add_device_arguments, set_threads
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".aiff", ".aif", ".au")
+# Inputs from which a terminal shows a progress bar: a few files take seconds and need none.
+PROGRESS_FROM = 4
 
 
 @dataclass(frozen=True)
@@ -44,38 +49,57 @@ class Input:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from asr.inference import MIN_SEGMENT
+    from asr.inference import FORMATS, MIN_SEGMENT
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="audio file (or line image), directory, wav.scp/images.scp, or - for stdin")
     parser.add_argument("--model", help="model file (default: the pretrained AN4 model)")
-    parser.add_argument("--format", choices=["txt", "json", "ctm", "srt"], default="txt", help="output format")
+    parser.add_argument("--format", choices=[*FORMATS, "all"], default="txt",
+                        help="txt (id, then text), json (whisper's shape: segments with timed words), ctm, srt, "
+                             "vtt, tsv (whisper's: start and end in ms, text), or all: one file of each (needs "
+                             "--output-dir; txt and json only with a handwriting model) (default: txt)")
     parser.add_argument("--output-dir",
                         help="write one file per input here instead of stdout: NAME.FORMAT, NAME being the input's "
                              "file name without extension (an scp entry's id); when an earlier input or an input "
-                             "file already has that name, NAME-2.FORMAT, NAME-3.FORMAT, ... in input order")
+                             "file already has that name, NAME-2.FORMAT, NAME-3.FORMAT, ... in input order "
+                             "(default: none, print to stdout)")
     parser.add_argument("--max-segment", type=float, default=20.0,
                         help="longer recordings are cut at pauses into pieces of at most this many seconds "
-                             f"(at least {MIN_SEGMENT:g})")
+                             f"(at least {MIN_SEGMENT:g}; default: %(default)g)")
+    parser.add_argument("--quiet", action="store_true",
+                        help=f"no progress bar (default: a bar on stderr for {PROGRESS_FROM} or more inputs when "
+                             "stderr is a terminal, never in a log file)")
     add_decode_arguments(parser)
     add_device_arguments(parser)
 
 
-def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Iterator[Input]:
-    """The inputs named on the command line, in order; directories give their files with ``suffixes``.
+def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] | None = None) -> Iterator[Input]:
+    """The inputs named on the command line, in order; directories give their files with ``suffixes`` (default: audio).
 
     Paths read from stdin lose only their line ending: a name may begin or
-    end with spaces, and is a file even when it ends in '|'.
+    end with spaces, and is a file even when it ends in '|'.  A directory
+    without such files is a one-line error (it may hold the other kind).
     """
-    from asr.data import read_table
+    from asr.data import IMAGE_SUFFIXES, read_table
+    from asr.inference import AUDIO_SUFFIXES
 
+    suffixes = suffixes or AUDIO_SUFFIXES
+    speech = suffixes == AUDIO_SUFFIXES
     for item in inputs:
         path = Path(item)
         if item == "-":
             lines = (line.rstrip("\r\n") for line in sys.stdin)
             yield from (Input(line, Path(line).stem) for line in lines if line.strip())
         elif path.is_dir():
-            yield from (Input(str(p), p.stem) for p in sorted(path.rglob("*")) if p.suffix.lower() in suffixes)
+            found = [p for p in sorted(path.rglob("*")) if p.suffix.lower() in suffixes]
+            if not found:
+                others = IMAGE_SUFFIXES if speech else AUDIO_SUFFIXES
+                hint = ("; it holds images: this is a speech model; images need a handwriting model" if speech else
+                        "; it holds audio: this is a handwriting model; audio needs a speech model")
+                holds = any(p.suffix.lower() in others for p in path.rglob("*"))
+                raise ValueError(f"{item}: no {'audio' if speech else 'image'} files in this directory "
+                                 f"({' '.join(suffixes)}){hint if holds else ''}")
+            yield from (Input(str(p), p.stem) for p in found)
         elif path.suffix == ".scp" and path.is_file():
             yield from (Input(value, key, from_scp=True) for key, value in read_table(path).items())
         else:
@@ -134,45 +158,72 @@ def make_output_dir(out_dir: Path) -> None:
         raise ValueError(f"--output-dir {out_dir}: cannot create it ({error.strerror or error})") from None
 
 
+def progress_bar(total: int, quiet: bool):
+    """A tqdm bar on stderr, drawn only on a terminal (a log file gets no carriage-return redraws), from 4 inputs."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="input", file=sys.stderr, dynamic_ncols=True,
+                disable=quiet or total < PROGRESS_FROM or not sys.stderr.isatty())
+
+
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from asr.data import IMAGE_SUFFIXES
     from asr.decode import check_paths
-    from asr.inference import check_max_segment, load_model, render
+    from asr.inference import FORMATS, ONE_INPUT_FORMATS, TIMED_FORMATS, check_max_segment, load_model, render
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
     check_paths(lexicon=args.lexicon, lm=args.lm)
     out_dir = Path(args.output_dir) if args.output_dir else None
+    if args.format == "all" and out_dir is None:
+        raise ValueError("--format all writes one file per format and input: give --output-dir")
     if out_dir:
         make_output_dir(out_dir)
     set_threads(args.threads)
     model = load_model(args.model, device=args.device, max_segment=args.max_segment,
                        word_timings=args.format != "txt")
-    if args.format in ("ctm", "srt"):
-        model.require_time_axis(args.model)
+    if args.format == "all":  # a handwriting model has no times: txt and json only
+        formats = [fmt for fmt in FORMATS if not (model.reads_images and fmt in TIMED_FORMATS)]
+    else:
+        formats = [args.format]
+        if args.format in TIMED_FORMATS:
+            model.require_time_axis(args.model)
     # Decoding flags go on top of what the model file carries (its LM, tuned weights).
     model.configure(config_from_args(args, base=model.config))
-    suffixes = IMAGE_SUFFIXES if model.reads_images else AUDIO_SUFFIXES
+    suffixes = IMAGE_SUFFIXES if model.reads_images else None
     inputs = list(expand_inputs(args.inputs, suffixes))  # all of them: output names must not clash with any
-    outputs = output_paths(inputs, out_dir, args.format) if out_dir else [None] * len(inputs)
+    if out_dir is None and args.format in ONE_INPUT_FORMATS and len(inputs) > 1:
+        # Cues numbered from 1 again and again, or headers between rows, would make one invalid stream.
+        raise ValueError(f"--format {args.format} holds one input per file, and there are {len(inputs)} inputs: "
+                         "give --output-dir")
+    outputs = {fmt: output_paths(inputs, out_dir, fmt) for fmt in formats} if out_dir else {}
     # Consecutive scp values go together, as they may be pipes; other inputs are files.
     results = chain.from_iterable(model.transcribe_files([item.source for item in group], allow_pipe=from_scp)
                                   for from_scp, group in groupby(inputs, key=lambda item: item.from_scp))
     failed = 0
-    for item, output, result in zip(inputs, outputs, results):
-        if result.error:
-            failed += 1
-            print(f"asr transcribe: error: {result.error}", file=sys.stderr)
-            continue
-        text = render(args.format, result)
-        if output is None:
-            write_stdout(text)
-            continue
-        try:
-            write_atomically(output, text)
-        except OSError as error:  # a full disk, a read-only dir: this input fails, the others may still fit
-            failed += 1
-            print(f"asr transcribe: error: {output}: cannot write the transcript of {item.source} "
-                  f"({error.strerror or error})", file=sys.stderr)
+    with progress_bar(len(inputs), args.quiet) as progress, \
+            nullcontext() if progress.disable else logging_redirect_tqdm():
+        for k, (item, result) in enumerate(zip(inputs, results)):
+            progress.update()
+            if result.error:
+                failed += 1
+                tqdm.write(f"asr transcribe: error: {result.error}", file=sys.stderr)
+                continue
+            name = item.name if item.from_scp else None  # an scp entry is known by its id
+            if out_dir is None:  # on the bar's terminal too: clear the bar, write, draw it again
+                shared = not progress.disable and sys.stdout.isatty()
+                with tqdm.external_write_mode(file=sys.stdout) if shared else nullcontext():
+                    write_stdout(render(args.format, result, name))
+                continue
+            try:
+                for fmt in formats:
+                    write_atomically(outputs[fmt][k], render(fmt, result, name))
+            except OSError as error:  # a full disk, a read-only dir: this input fails, the others may still fit
+                failed += 1
+                tqdm.write(f"asr transcribe: error: {outputs[fmt][k]}: cannot write the transcript of "
+                           f"{item.source} ({error.strerror or error})", file=sys.stderr)
     if failed:
         print(f"asr transcribe: {failed} input(s) failed", file=sys.stderr)
     return 1 if failed else 0

@@ -11,14 +11,16 @@ modules (:mod:`asr.device`, :mod:`asr.precision`), never :mod:`asr.train`.
 
 from asr.inference.datadirs import align_data_dir, data_dir_log_probs, decode_data_dir, merge_decodes
 from asr.inference.model_file import CarriedDecoding, ModelFile
-from asr.inference.output import FORMATS, render
+from asr.inference.output import FORMATS, ONE_INPUT_FORMATS, TIMED_FORMATS, render
 from asr.inference.recognizer import (
-    DEFAULT_MODEL, MIN_SEGMENT, Recognizer, Transcript, check_max_segment, load_model, load_recognizer,
+    AUDIO_SUFFIXES, DEFAULT_MODEL, MIN_SEGMENT, InputNotFoundError, Recognizer, Transcript, check_max_segment,
+    load_model, load_recognizer,
 )
 from asr.inference.tuning import parse_grid, tune
 
 __all__ = [
-    "CarriedDecoding", "DEFAULT_MODEL", "FORMATS", "MIN_SEGMENT", "ModelFile", "Recognizer", "Transcript",
+    "AUDIO_SUFFIXES", "CarriedDecoding", "DEFAULT_MODEL", "FORMATS", "InputNotFoundError", "MIN_SEGMENT",
+    "ModelFile", "ONE_INPUT_FORMATS", "Recognizer", "TIMED_FORMATS", "Transcript",
     "align_data_dir", "check_max_segment", "data_dir_log_probs", "decode_data_dir", "load_model",
     "load_recognizer", "merge_decodes", "parse_grid", "render", "tune",
 ]

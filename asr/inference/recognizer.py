@@ -6,12 +6,16 @@ and the decoding settings; :func:`load_model` gives one, loaded once for
 many files, which it processes in batches.  Recordings are cut at their
 pauses (and pieces longer than ``max_segment`` seconds at their quietest
 points) into utterance-like pieces, each piece is decoded, and word times
-are shifted back to the recording's clock.  A handwriting model reads each
-image as one text line and gives text only (an image has no time axis).
+are shifted back to the recording's clock, rounded to the millisecond.  A
+handwriting model reads each image as one text line and gives text only (an
+image has no time axis).  Inputs are paths or, for speech models, float samples
+in memory (numpy or torch, see :func:`array_samples`), checked as files are.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,11 +24,11 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from asr.data.audio import AudioError, read_audio
+from asr.data.audio import MAX_PEAK, AudioError, read_audio, resample
 from asr.data.batching import bucket_batches
 from asr.data.features import fbank
 from asr.data.frontend import normalization
-from asr.data.images import ImageConfig, ImageError, image_features, read_image
+from asr.data.images import IMAGE_SUFFIXES, ImageConfig, ImageError, image_features, read_image
 from asr.data.text import Tokenizer
 from asr.decode.alignment import WordTiming, word_timings
 from asr.decode.beam_search import Hypothesis
@@ -33,6 +37,13 @@ from asr.device import resolve_device
 from asr.inference.model_file import ModelFile
 from asr.model import AcousticModel
 from asr.precision import amp_dtype, autocast
+
+log = logging.getLogger(__name__)
+
+# What a speech model reads (soundfile's formats); a handwriting model reads asr.data.IMAGE_SUFFIXES.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".aiff", ".aif", ".au")
+MAX_CHANNELS = 8  # of a 2-D array, on its shorter axis
+Audio = str | Path | np.ndarray | torch.Tensor  # one thing to transcribe: a path, or samples in memory
 
 # Where `pip install` puts the pretrained AN4 model (see recipes/an4/RESULTS.md).
 DEFAULT_MODEL = Path(__file__).parents[1] / "models" / "an4.pt"
@@ -45,13 +56,54 @@ MIN_SEGMENT = 1.0
 
 @dataclass
 class Transcript:
-    """One input's result; ``error`` is set (and ``text`` None) when it failed."""
+    """One input's result; ``error`` is set (and ``text`` None) when it failed.
+
+    ``source``: the path, or ``array`` (``array[i]``: the i-th of a list) for samples in memory.  Word times,
+    confidences and ``duration`` are rounded to 3 decimals (milliseconds), as every output format writes them.
+    """
 
     source: str
     text: str | None = None
     words: list[WordTiming] = field(default_factory=list)
     duration: float = 0.0
     error: str | None = None
+
+
+class InputNotFoundError(FileNotFoundError, ValueError):
+    """A file to transcribe that does not exist: a FileNotFoundError, and a ValueError as every failed input."""
+
+
+def array_samples(audio: np.ndarray | torch.Tensor, rate: float, target: int, name: str = "array") -> np.ndarray:
+    """Mono float32 samples at ``target`` Hz of float samples (nominally in [-1, 1]) at ``rate`` Hz.
+
+    1-D, or 2-D with channels on the shorter axis (soundfile's (samples, channels) and torchaudio's
+    (channels, samples) alike), mixed to mono.  Checked as files are, in one AudioError line naming ``name``:
+    no samples, non-finite ones, a peak far beyond full scale (a warning only); then resampled.
+    """
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().cpu()
+        audio = (audio.float() if audio.is_floating_point() else audio).numpy()
+    audio = np.asarray(audio)
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise AudioError(f"{name}: expected float samples in [-1, 1], got {audio.dtype} (int16: divide by 32768)")
+    if audio.ndim == 2 and audio.size:
+        axis = int(np.argmin(audio.shape))
+        if audio.shape[axis] > MAX_CHANNELS:
+            raise AudioError(f"{name}: a 2-D array must hold at most {MAX_CHANNELS} channels on its shorter axis, "
+                             f"got shape {audio.shape}")
+        audio = audio.mean(axis=axis)
+    elif audio.ndim != 1:
+        raise AudioError(f"{name}: expected 1-D samples (or 2-D with channels), got shape {audio.shape}")
+    if audio.size == 0:
+        raise AudioError(f"{name}: no samples")
+    if not rate > 0:
+        raise AudioError(f"{name}: sample_rate must be positive, got {rate}")
+    if not np.isfinite(audio).all():
+        raise AudioError(f"{name}: non-finite samples (NaN or inf)")
+    peak = float(np.abs(audio).max())
+    if peak > MAX_PEAK:
+        log.warning("%s: out-of-range amplitude (peak %.3g, expected within +-1); transcribing it as it is", name, peak)
+    return resample(audio.astype(np.float32, copy=False), rate, target)
 
 
 def check_max_segment(seconds: float, name: str = "max_segment") -> float:
@@ -232,53 +284,75 @@ class Recognizer:
     def max_segment(self, seconds: float) -> None:
         self._max_segment = check_max_segment(seconds)
 
-    # Files to transcripts.
+    # Files (and samples in memory) to transcripts.
 
-    def transcribe(self, audio: str | Path) -> Transcript:
-        """Transcribe one file; raises ValueError with the file's name if it fails."""
-        result = next(self.transcribe_files([audio]))
-        if result.error:
-            raise ValueError(result.error)
-        return result
+    def transcribe(self, audio: Audio | Sequence[Audio], sample_rate: float | None = None
+                   ) -> Transcript | list[Transcript]:
+        """Transcribe a path or samples in memory at ``sample_rate`` Hz (default: the model's), or a list of them.
 
-    def transcribe_files(self, paths: Iterable[str | Path], batch_files: int = 64, allow_pipe: bool = False
+        A list gives a list.  A failure raises, naming the input (after all are done, for a list):
+        :class:`InputNotFoundError` (a FileNotFoundError) for a missing file, else ValueError.
+        :meth:`transcribe_files` reports failures in ``Transcript.error`` instead.
+        """
+        single = isinstance(audio, (str, Path, np.ndarray, torch.Tensor))
+        inputs = [audio] if single else list(audio)
+        names = ["array" if isinstance(audio, (np.ndarray, torch.Tensor)) else str(audio)] if single else None
+        results = list(self.transcribe_files(inputs, sample_rate=sample_rate, names=names))
+        for item, result in ((item, result) for item, result in zip(inputs, results) if result.error):
+            missing = isinstance(item, (str, Path)) and not os.path.exists(item)
+            raise (InputNotFoundError if missing else ValueError)(result.error)
+        return results[0] if single else results
+
+    def transcribe_files(self, paths: Iterable[Audio], batch_files: int = 64, allow_pipe: bool = False,
+                         sample_rate: float | None = None, names: Sequence[str] | None = None
                          ) -> Iterator[Transcript]:
         """One transcript per input, in input order; failures carry ``error`` and do not stop the rest.
 
-        Files go through the network ``batch_files`` at a time: on one core,
-        64 AN4 files a batch decode 1.1x faster than 16 (longer batches keep
-        the LSTM's matrix products larger), in little memory.
-
+        Inputs are paths or samples in memory (at ``sample_rate``, default the model's; named
+        ``array[i]`` by their place, or by ``names``), ``batch_files`` at a time: on one core, 64 AN4
+        files a batch decode 1.1x faster than 16 (larger matrix products), in little memory.
         ``allow_pipe`` is for ``wav.scp`` values only, which may be Kaldi
         pipes (``cmd |``, run by the shell); otherwise every input is a file.
         """
-        chunk: list[str] = []
-        for path in paths:
-            chunk.append(str(path))
+        chunk: list[tuple[str, Audio]] = []
+        for i, item in enumerate(paths):
+            in_memory = isinstance(item, (np.ndarray, torch.Tensor))
+            name = names[i] if names is not None else f"array[{i}]" if in_memory else str(item)
+            chunk.append((name, item if in_memory else str(item)))
             if len(chunk) == batch_files:
-                yield from self._transcribe_chunk(chunk, allow_pipe)
+                yield from self._transcribe_chunk(chunk, allow_pipe, sample_rate)
                 chunk = []
         if chunk:
-            yield from self._transcribe_chunk(chunk, allow_pipe)
+            yield from self._transcribe_chunk(chunk, allow_pipe, sample_rate)
 
-    def _pieces(self, result: Transcript, allow_pipe: bool) -> list[tuple[float, torch.Tensor]]:
+    def _pieces(self, result: Transcript, item: Audio, allow_pipe: bool, sample_rate: float | None
+                ) -> list[tuple[float, torch.Tensor]]:
         """(offset in seconds, features) of the utterance-like pieces of one input."""
         features = self.spec.features
         if isinstance(features, ImageConfig):
-            return [(0.0, image_features(read_image(result.source), features))]
-        samples = read_audio(result.source, features.sample_rate, allow_pipe=allow_pipe)
-        result.duration = len(samples) / features.sample_rate
+            if not isinstance(item, str) or Path(item).suffix.lower() in AUDIO_SUFFIXES:  # an array is audio too
+                raise ImageError(f"{result.source}: this is a handwriting model; audio needs a speech model")
+            return [(0.0, image_features(read_image(item), features))]
+        rate = features.sample_rate
+        if isinstance(item, (np.ndarray, torch.Tensor)):
+            samples = array_samples(item, rate if sample_rate is None else sample_rate, rate, result.source)
+        elif Path(item).suffix.lower() in IMAGE_SUFFIXES:
+            raise AudioError(f"{result.source}: this is a speech model; images need a handwriting model")
+        else:
+            samples = read_audio(item, rate, allow_pipe=allow_pipe)
+        result.duration = round(len(samples) / rate, 3)
         if np.abs(samples).max() < SILENCE_PEAK:
             raise AudioError(f"{result.source}: silent audio (peak below -60 dBFS), nothing to transcribe")
-        return [(start / features.sample_rate, fbank(samples[start:end], features))
-                for start, end in split_on_silence(samples, features.sample_rate, self.max_segment)]
+        return [(start / rate, fbank(samples[start:end], features))
+                for start, end in split_on_silence(samples, rate, self.max_segment)]
 
-    def _transcribe_chunk(self, paths: list[str], allow_pipe: bool) -> Iterator[Transcript]:
-        results = [Transcript(p) for p in paths]
+    def _transcribe_chunk(self, chunk: list[tuple[str, Audio]], allow_pipe: bool, sample_rate: float | None
+                          ) -> Iterator[Transcript]:
+        results = [Transcript(name) for name, _ in chunk]
         pieces: list[tuple[int, float, torch.Tensor]] = []  # (result index, offset in s, features)
-        for i, result in enumerate(results):
+        for i, (result, (_, item)) in enumerate(zip(results, chunk)):
             try:
-                pieces += [(i, offset, feats) for offset, feats in self._pieces(result, allow_pipe)]
+                pieces += [(i, offset, feats) for offset, feats in self._pieces(result, item, allow_pipe, sample_rate)]
             except (AudioError, ImageError, ValueError) as error:
                 result.error = str(error) if result.source in str(error) else f"{result.source}: {error}"
         log_probs = self.log_probs([feats for _, _, feats in pieces])
@@ -292,7 +366,9 @@ class Recognizer:
             if self.reads_images or not self.word_timings:
                 continue
             words = hypothesis_timings(self, lp, best, results[i].source)
-            results[i].words += [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
+            # Milliseconds: 44 frames of 30 ms are 1.32 s, not 1.3199999999999998, in every output alike.
+            results[i].words += [replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3),
+                                         confidence=round(w.confidence, 3)) for w in words]
         for i, result in enumerate(results):
             if not result.error:
                 result.text = " ".join(t for t in texts.get(i, []) if t)
