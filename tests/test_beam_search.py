@@ -217,3 +217,23 @@ def test_a_malformed_lm_given_to_the_decoder_is_reported_with_its_line(an4, tmp_
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=rf"^{re.escape(str(bad))}:{bigram + 1}: .*'oops' is not a number"):
         BeamSearchDecoder(tokenizer.tokens, lexicon, bad)
+
+
+def test_kenlm_loading_banner_reaches_neither_stdout_nor_stderr(an4, capfd):
+    """KenLM prints 'Loading the LM will be faster if you build a binary file', a ruler and stars from C++, on the
+    process's file descriptors: the user's terminal (and asr transcribe's stdout) must not get them."""
+    tokenizer, lexicon, lm_path, _ = an4
+    print("before", flush=True)
+    decoder = BeamSearchDecoder(tokenizer.tokens, lexicon, lm_path)
+    print("after", flush=True)
+    out, err = capfd.readouterr()
+    assert out == "before\nafter\n" and err == ""
+    ids = tokenizer.encode("P I T")
+    assert decoder.decode(peaky_log_probs(spike_frames(ids), len(tokenizer)))[0][0].text == "P I T"
+    # A file KenLM refuses is still reported, in one line naming it.
+    bad = lm_path.parent / "cut.arpa"
+    bad.write_text(lm_path.read_text(encoding="utf-8")[:200], encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(str(bad))):
+        BeamSearchDecoder(tokenizer.tokens, lexicon, bad)
+    print("restored", flush=True)
+    assert capfd.readouterr() == ("restored\n", "")

@@ -1,5 +1,6 @@
-"""The command line reports bad input in one line and a non-zero status, never a traceback."""
+"""The command line reports bad input in one line and a non-zero status, never a traceback; its help is for users."""
 
+import argparse
 import errno
 import os
 import subprocess
@@ -112,3 +113,132 @@ def test_every_decoding_option_explains_itself_and_its_default():
     assert {a.option_strings[0]: a.help.rpartition("(default: ")[2] for a in actions[4:]} == {
         "--beam-size": "50)", "--beam-threshold": "50)", "--lm-weight": "2)", "--word-score": "0)",
         "--unk-score": "-inf)", "--sil-score": "0)", "--nbest": "1)"}
+
+
+def test_version_is_the_package_version():
+    import asr
+
+    out = asr_cli("--version")
+    assert out.returncode == 0 and out.stdout == f"asr {asr.__version__}\n"
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert f'\nversion = "{asr.__version__}"\n' in pyproject  # the one number, in both places
+
+
+def subparsers(parser: argparse.ArgumentParser, prefix: str = "asr") -> dict[str, argparse.ArgumentParser]:
+    """Every (sub)command's parser, by its command line: 'asr decode', 'asr lm train', ..."""
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found[f"{prefix} {name}"] = child
+                found.update(subparsers(child, f"{prefix} {name}"))
+    return found
+
+
+def test_top_level_help_speaks_to_users():
+    """Plain text (no reST of the developers' docstrings), where to start, and one sentence per command."""
+    out = asr_cli("--help")
+    assert out.returncode == 0
+    for markup in ("``", ":func:", ":class:", ":mod:", ":meth:"):
+        assert markup not in out.stdout
+    assert "Where to start:" in out.stdout and "asr transcribe audio.wav" in out.stdout
+    assert "Run 'asr COMMAND --help'" in out.stdout
+    parser = cli.build_parser()
+    commands = subparsers(parser)
+    summaries = {action.dest: action.help for action in parser._subparsers._group_actions[0]._choices_actions}
+    assert list(summaries) == list(cli.COMMANDS)
+    for name, summary in summaries.items():
+        assert summary[0].isupper() and summary.endswith(".") and "\n" not in summary, (name, summary)
+    for name, command in commands.items():  # the commands' own help: their docstrings, without markup
+        text = command.format_help()
+        assert "``" not in text and ":func:" not in text, name
+
+
+def test_every_option_of_every_command_has_help_that_shows_its_default():
+    for name, command in subparsers(cli.build_parser()).items():
+        for action in command._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help and action.help.strip(), f"{name} {action.dest}: no help"
+            if action.option_strings and action.default not in (None, False, []):
+                assert "default" in action.help, f"{name} {action.option_strings[0]}: default not shown"
+        command.format_help()  # and every help string formats (a stray % would not)
+    options = {a.option_strings[-1]: a.help for a in subparsers(cli.build_parser())["asr features"]._actions
+               if a.option_strings}
+    assert options["--speed-perturb"].endswith("(default: 1.0)")
+    assert options["--nj"].endswith("(default: 1)")
+
+
+MODEL = Path(__file__).parents[1] / "asr" / "models" / "an4.pt"
+
+
+def test_decode_defaults_to_the_decoding_the_model_file_carries_as_transcribe_does(mini_data, tmp_path, capsys):
+    """The shipped model carries a lexicon, word LM and tuned weights: asr transcribe uses them, so asr decode does."""
+    from asr.decode import DecodeConfig, load_decode_config
+    from asr.inference import load_model
+
+    data = mini_data / "test"
+    default, carried, greedy = (tmp_path / name for name in ("default", "carried", "greedy"))
+    for out, options in ((default, []), (carried, ["--config", "carried"]), (greedy, ["--mode", "greedy"])):
+        assert cli.main(["decode", "--model", str(MODEL), "--data", str(data), "--out", str(out), *options]) == 0
+    recognizer = load_model(MODEL)  # what asr transcribe decodes with; kept alive: it owns the unpacked files
+    transcribe = recognizer.config
+    used = load_decode_config(default / "decode.yaml")
+    assert used.mode == transcribe.mode == "beam" and used.beam == transcribe.beam
+    for name in ("lexicon", "lm"):  # the carried files, unpacked where they outlive the command
+        path = Path(getattr(used, name))
+        assert path.parent == (default / "carried").resolve()
+        assert path.read_text() == Path(getattr(transcribe, name)).read_text()
+    assert (carried / "text").read_text() == (default / "text").read_text()
+    assert load_decode_config(greedy / "decode.yaml") == DecodeConfig() and not (greedy / "carried").exists()
+
+
+def test_a_model_without_carried_decoding_decodes_greedily_unless_asked_for_it(mini_data, tmp_path, capsys):
+    from asr.decode import DecodeConfig, load_decode_config
+    from asr.inference import ModelFile
+
+    plain = ModelFile.read(MODEL)
+    plain.decoding = None
+    model = tmp_path / "plain.pt"
+    plain.write(model)
+    flags = ["decode", "--model", str(model), "--data", str(mini_data / "test")]
+    assert cli.main([*flags, "--out", str(tmp_path / "default")]) == 0
+    assert load_decode_config(tmp_path / "default" / "decode.yaml") == DecodeConfig()
+    capsys.readouterr()
+    assert cli.main([*flags, "--out", str(tmp_path / "carried"), "--config", "carried"]) == 1
+    assert capsys.readouterr().err == (f"asr decode: error: {model}: carries no decoding for --config carried (a model "
+                                       "file gets one from 'asr export --decode-config'); give --config with a YAML "
+                                       "file, or decoding flags\n")
+
+
+@pytest.mark.parametrize("argv, function", [
+    (["decode", "--model", "m", "--data", "d", "--out", "o", "--mode", "greedy"], "decode_data_dir"),
+    (["align", "--model", "m", "--data", "d", "--out", "o"], "align_data_dir"),
+    (["tune", "--model", "m", "--data", "d", "--out", "o", "--grid", "lm_weight=1", "--config", "c.yaml"], "tune"),
+])
+def test_quiet_turns_the_progress_bars_off(monkeypatch, tmp_path, argv, function):
+    """Without --quiet the library draws them, on a terminal only (tests/test_tuning.py checks that rule)."""
+    import asr.inference
+    from asr.decode import DecodeConfig
+
+    calls = []
+
+    def record(*args, progress, **kwargs):
+        calls.append(progress)
+        return (DecodeConfig(), 0.0) if function == "tune" else (0, {}) if function == "align_data_dir" else 0
+
+    monkeypatch.setattr(asr.inference, function, record)
+    (tmp_path / "c.yaml").write_text("mode: beam\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 0 and cli.main([*argv, "--quiet"]) == 0
+    assert calls == [True, False]
+
+
+def test_config_carried_is_the_model_files_decoding_in_transcribe_too():
+    """asr transcribe passes the model file's decoding as the base: --config carried names it, flags go on top."""
+    from asr.decode import BeamSearchOptions, DecodeConfig
+
+    args = cli.build_parser().parse_args(["transcribe", "x.wav", "--config", "carried", "--lm-weight", "0.5"])
+    carried = DecodeConfig(mode="beam", lexicon="lexicon.txt", lm="word.arpa")
+    assert config_from_args(args, base=carried) == DecodeConfig(mode="beam", lexicon="lexicon.txt", lm="word.arpa",
+                                                                beam=BeamSearchOptions(lm_weight=0.5))

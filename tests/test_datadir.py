@@ -119,3 +119,18 @@ def test_need_feats_checks_that_each_entry_points_inside_an_ark(tmp_path, capsys
     assert main(["validate", "--need-feats", str(tmp_path)]) == 1  # the ark of a run cut short
     error = f"asr validate: error: {scp}:1: 'a' points to byte 2 of {ark}, which has 0 bytes\n"
     assert capsys.readouterr().err == error
+
+
+def test_missing_features_say_which_command_makes_them(tmp_path, capsys):
+    """Decoding a data dir before 'asr features': the error names the step to run, with this dir."""
+    data = tmp_path / "my data"
+    data.mkdir()
+    _write(data, **GOOD)
+    with pytest.raises(FileNotFoundError, match=r"feats.scp: missing: no features yet; make them first with: "
+                                                r"asr features '.*/my data' '.*/my data'$"):
+        validate_data_dir(data, need_feats=True)
+    assert main(["decode", "--model", "m.pt", "--data", str(data), "--out", str(tmp_path / "out"),
+                 "--mode", "greedy"]) == 1
+    error = capsys.readouterr().err
+    assert error == f"asr decode: error: {data}/feats.scp: missing: no features yet; make them first with: " \
+                    f"asr features '{data}' '{data}'\n"

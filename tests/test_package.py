@@ -153,3 +153,33 @@ def test_a_damaged_carried_decoding_is_refused_in_one_line(shipped, tmp_path, de
     torch.save({**shipped, "decoding": decoding}, path)
     with pytest.raises(ValueError, match=f"^{re.escape(f'{path}:decoding: {message}')}"):
         load_recognizer(path)
+
+
+class NotTensors:
+    """An object torch.save pickles but weights_only loading refuses (as another toolkit's whole model)."""
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda path: path.write_bytes(bytes(range(256)) * 20), "not a file that PyTorch wrote"),
+    (lambda path: path.write_text("u1 HELLO WORLD\n"), "a text file, not a model"),
+    (lambda path: path.write_bytes(b""), "an empty file"),
+    (lambda path: path.write_bytes(SHIPPED.read_bytes()[:100000]), "damaged or cut short"),
+    (lambda path: torch.save({"model": NotTensors()}, path), "it holds Python objects besides tensors"),
+], ids=["random bytes", "text", "empty", "cut short", "pickled objects"])
+def test_a_file_torch_cannot_read_is_named_in_one_line(tmp_path, capfd, make, reason):
+    """Not torch's paragraphs of weights_only advice, nor its warnings: the file, and what it seems to be."""
+    path = tmp_path / "model.pt"
+    make(path)
+    assert cli(["export", "--model", str(path), "--out", str(tmp_path / "out.pt")]) == 1
+    out, err = capfd.readouterr()
+    assert out == "" and err.startswith(f"asr export: error: {path}: unreadable model file ({reason}")
+    assert err.count("\n") == 1 and "weights_only" not in err and "\x1b" not in err
+
+
+def test_bare_weights_are_named_as_such(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save({"output.weight": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: not an asr model file \\(bare weights, a "
+                                         "state_dict, .*\\); asr model files are written by 'asr average' and 'asr "
+                                         "export'$"):
+        load_recognizer(path)

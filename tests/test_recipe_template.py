@@ -124,8 +124,10 @@ def test_librispeech_commands(tmp_path):
         "torchrun --standalone --nproc-per-node 2 -m asr train --config conf/train_2gpu.yaml --train data/train_960_sp "
         "--dev data/dev_clean --exp exp/train --resume ",
         f"asr average --exp exp/train --best 5 --out {model} ",
-        f"asr decode --model {model} --data data/dev_clean --out exp/train/decode_greedy_dev-clean --nj 8 --cmd local ",
-        f"asr decode --model {model} --data data/test_other --out exp/train/decode_greedy_test-other --nj 8 --cmd local ",
+        f"asr decode --model {model} --data data/dev_clean --mode greedy --out exp/train/decode_greedy_dev-clean "
+        "--nj 8 --cmd local ",
+        f"asr decode --model {model} --data data/test_other --mode greedy --out exp/train/decode_greedy_test-other "
+        "--nj 8 --cmd local ",
         "asr score --mode all --ref data/dev_clean/text --hyp exp/train/decode_greedy_dev-clean/text "
         "--out-dir exp/train/decode_greedy_dev-clean/scoring --utt2spk data/dev_clean/utt2spk ",
         "asr score --mode all --ref data/test_other/text --hyp exp/train/decode_greedy_test-other/text "
@@ -167,3 +169,6 @@ def test_copiste_and_an4_systems(tmp_path):
     assert decodes == [f"exp/train/decode_{s}_{p}" for s in ("greedy", "lexicon", "word_lm", "char_lm")
                        for p in ("dev", "test")]
     assert not any("--lowercase" in c or "--metric" in c for c in an4)
+    # Greedy said aloud: asr decode's default is the decoding a model file carries, which may be a word LM.
+    greedy = [c for c in an4 if c.startswith("asr decode") and "decode_greedy_" in c]
+    assert len(greedy) == 2 and all(" --mode greedy " in c for c in greedy)

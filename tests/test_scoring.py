@@ -589,3 +589,36 @@ def test_command_mode_all_scores_missing_hypotheses_as_deletions(tmp_path: Path,
     assert "Scores: (#C #S #D #I) 0 0 2 0" in (out / "wer.pra").read_text()
     with pytest.raises(ValueError, match="mode strict: 1 references without hypothesis \\(c\\)"):
         run_command(["--ref", str(ref), "--hyp", str(hyp)])
+
+
+def test_plain_text_read_as_kaldi_text_is_named_with_what_to_do(tmp_path: Path, capsys) -> None:
+    """Sentences without ids, scored without --format plain: their first words are taken for ids."""
+    # A repeated first word: a Kaldi file never repeats an id.
+    ref = write(tmp_path / "ref.txt", "the cat sat on the mat\nthe dog ran\n")
+    with pytest.raises(ValueError, match=r"ref.txt:2: duplicate utterance id 'the' \(first on line 1\); without ids, "
+                                         r"one sentence a line\? read it as plain \(asr score --format plain\)$"):
+        run_command(["--ref", str(ref), "--hyp", str(ref)])
+    with pytest.raises(ValueError, match=r"\(first on line 1\)$"):  # said to be Kaldi text: no second guess
+        run_command(["--ref", str(ref), "--hyp", str(ref), "--format", "kaldi"])
+    # As many lines, "ids" that do not pair and hold no digit: strict refuses, with the hint; all warns.
+    ref = write(tmp_path / "r.txt", "hello world\ngood morning\nhow are you\n")
+    hyp = write(tmp_path / "h.txt", "hello word\ngood mourning\nwho are you\n")
+    hint = (f"{ref} and {hyp} look like plain text, one sentence a line (as many lines, and first words such as "
+            "'how' taken for ids do not pair): if they have no ids, give --format plain")
+    with pytest.raises(ValueError, match=f"^mode strict: .*; {re.escape(hint)}$"):
+        run_command(["--ref", str(ref), "--hyp", str(hyp)])
+    assert run_command(["--ref", str(ref), "--hyp", str(hyp), "--mode", "all"]) == 0
+    assert capsys.readouterr().err == f"asr score: warning: {hint}\n"
+    assert run_command(["--ref", str(ref), "--hyp", str(hyp), "--format", "plain"]) == 0
+    assert capsys.readouterr().out.startswith("%WER 42.86 [ 3 / 7,")
+
+
+def test_kaldi_files_whose_ids_do_not_pair_get_no_plain_text_hint(tmp_path: Path, capsys) -> None:
+    """Ids that number utterances (digits) are ids: a mismatch is the scorer's plain error."""
+    ref = write(tmp_path / "ref", "an251-fash-b A B\nan252-fash-b C\n")
+    hyp = write(tmp_path / "hyp", "an251-fash-b A B\nan253-fash-b C\n")
+    with pytest.raises(ValueError, match="use mode present or all$"):
+        run_command(["--ref", str(ref), "--hyp", str(hyp)])
+    assert run_command(["--ref", str(ref), "--hyp", str(hyp), "--mode", "present"]) == 0
+    assert capsys.readouterr().err == ""
+    assert score_command.looks_plain(ref, hyp, {"u": "a"}, {"v": "a"}, "trn") is None

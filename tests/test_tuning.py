@@ -1,4 +1,7 @@
-"""Tuning beam-search weights on dev, with the pretrained AN4 model on real AN4 utterances."""
+"""Tuning beam-search weights on dev, with the pretrained AN4 model on real AN4 utterances; progress bars."""
+
+import io
+import sys
 
 import pytest
 
@@ -26,3 +29,37 @@ def test_tune_by_cer_writes_every_point_and_keeps_the_best(mini_data, tmp_path):
     assert (tmp_path / "out" / "decode.yaml").exists()
     with pytest.raises(ValueError, match="metric"):
         tune(DEFAULT_MODEL, mini_data / "dev", DecodeConfig(mode="beam"), grid, tmp_path / "x", "ser")
+
+
+def test_tune_starts_from_the_decoding_the_model_file_carries(mini_data, tmp_path, capsys):
+    """As asr decode does by default: the shipped model's lexicon, LM and word score, with lm_weight tuned; the
+    decode.yaml written names copies of the carried files that outlive the command."""
+    from pathlib import Path
+
+    from asr.cli import main
+    from asr.decode.search import load_decode_config
+
+    out = tmp_path / "tune"
+    assert main(["tune", "--model", str(DEFAULT_MODEL), "--data", str(mini_data / "dev"), "--out", str(out),
+                 "--grid", "lm_weight=0.5,1"]) == 0
+    best = load_decode_config(out / "decode.yaml")
+    assert best.mode == "beam" and best.beam.word_score == 1.0 and best.beam.lm_weight in (0.5, 1)
+    for path in (best.lexicon, best.lm):
+        assert Path(path).is_file() and Path(path).parent == (out / "carried").resolve()
+    assert "\r" not in capsys.readouterr().err  # not a terminal: no progress bar redraws
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bars_are_drawn_only_on_a_terminal_and_not_when_asked_to_be_quiet(monkeypatch):
+    """The rule of every progress bar of decode, align and tune: stderr a terminal, and no --quiet."""
+    from asr.inference.datadirs import progress_bar
+
+    for stderr, show, drawn in ((Terminal(), True, True), (Terminal(), False, False), (io.StringIO(), True, False)):
+        monkeypatch.setattr(sys, "stderr", stderr)
+        with progress_bar("decoding", 100, show) as bar:
+            assert bar.disable is not drawn
+        assert list(progress_bar("items", 3, show, iter("abc"))) == ["a", "b", "c"]

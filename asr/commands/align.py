@@ -10,15 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from asr.commands.options import add_progress_argument
 from asr.device import add_device_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file")
-    parser.add_argument("--data", required=True, help="data dir with feats.scp and text")
+    parser.add_argument("--model", required=True, help="model file, from 'asr average' or 'asr export'")
+    parser.add_argument("--data", required=True, help="data dir with feats.scp (from 'asr features') and text")
     parser.add_argument("--out", required=True, help="output CTM file")
     parser.add_argument("--unit", choices=["word", "char"], default="word", help="time words or characters")
     add_device_arguments(parser)
+    add_progress_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.inference import align_data_dir
 
     set_threads(args.threads)
-    aligned, skipped = align_data_dir(args.model, args.data, args.out, args.unit, args.device)
+    aligned, skipped = align_data_dir(args.model, args.data, args.out, args.unit, args.device, progress=not args.quiet)
     for key, error in skipped.items():
         print(f"asr align: skipping {key}: {error}", file=sys.stderr)
     print(f"{args.out}: {aligned} utterances aligned, {len(skipped)} skipped")

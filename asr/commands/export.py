@@ -1,6 +1,8 @@
-"""Export a model file for distribution: optional float16 weights, and the
-lexicon, LM and tuned decoding settings carried inside it, so that
-'asr transcribe --model FILE' decodes as the recipe's best system does.
+"""Export a model file for distribution, optionally with float16 weights and the decoding to use.
+
+With --decode-config, the lexicon, LM and tuned settings travel inside the
+file, so that 'asr transcribe --model FILE' and 'asr decode --model FILE'
+decode as the recipe's best system does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file from 'asr average'")
     parser.add_argument("--out", required=True, help="exported model file")
-    parser.add_argument("--decode-config", help="decode YAML to carry (e.g. from 'asr tune'), with its lexicon and LM")
+    parser.add_argument("--decode-config", help="decode YAML to carry (e.g. from 'asr tune'), with its lexicon and LM "
+                                                "(default: none, the exported model decodes greedily)")
     parser.add_argument("--half", action="store_true", help="store weights as float16 (half the size)")
 
 

@@ -1,9 +1,10 @@
-"""Compute features (ark/scp) and CMVN stats for a data dir: Kaldi-compatible
-fbank for ``wav.scp`` audio, pixel columns for ``images.scp`` line images.
+"""Compute the features of a data dir (feats.scp, feats.ark) and its CMVN stats (cmvn.ark).
 
-Unreadable audio or images are reported, counted and listed in DST/dropped
-(``utterance reason``).  In place (DST = SRC) the tables of SRC are never
-rewritten: a dropped utterance keeps its lines there, without features.
+Audio (wav.scp) gets Kaldi-compatible fbank, line images (images.scp)
+pixel columns.  Unreadable audio or images are reported, counted and
+listed in DST/dropped ('utterance reason' lines).  In place (DST = SRC)
+the tables of SRC are never rewritten: a dropped utterance keeps its lines
+there, without features.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Language models and lexicons for beam search: 'asr lm train' and 'asr lm lexicon'.
+"""Build the language models and lexicons of beam search ('asr lm train', 'asr lm lexicon').
 
 'train' estimates an n-gram LM (modified Kneser-Ney; KenLM's lmplz when it is
 on PATH) from text and writes ARPA; --unit char gives the character LM for
@@ -12,15 +12,18 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
-    train = sub.add_parser("train", help="estimate an n-gram LM and write ARPA")
-    lexicon = sub.add_parser("lexicon", help="write a flashlight lexicon for the words of a text")
+    sub = parser.add_subparsers(dest="action", required=True, title="actions", metavar="ACTION")
+    summaries = {"train": "Estimate an n-gram LM from text and write it as ARPA.",
+                 "lexicon": "Write a flashlight lexicon that spells the words of a text with the model's tokens."}
+    train, lexicon = (sub.add_parser(name, help=text, description=text) for name, text in summaries.items())
     for p in (train, lexicon):
         p.add_argument("--text", required=True, nargs="+", help="Kaldi text files (id, then words)")
         p.add_argument("--plain", action="store_true", help="the text files have no ids: one sentence a line")
         p.add_argument("--out", required=True, help="output file")
-    train.add_argument("--unit", choices=["word", "char"], default="word")
-    train.add_argument("--order", type=int, help="n-gram order, at most 6 (the decoder's KenLM) (default 3 for words, 6 for characters)")
+    train.add_argument("--unit", choices=["word", "char"], default="word",
+                       help="word LM (decoded with a lexicon) or character LM (decoded without one)")
+    train.add_argument("--order", type=int, help="n-gram order, at most 6 (the decoder's KenLM) "
+                                                 "(default: 3 for words, 6 for characters)")
     lexicon.add_argument("--model", required=True, help="model file whose tokens spell the words")
 
 

@@ -1,11 +1,11 @@
-"""Score hypotheses against references: WER and CER like Kaldi compute-wer, reports like sclite.
+"""Score hypotheses against references: WER and CER as Kaldi's compute-wer counts them, reports as sclite's.
 
-Reads Kaldi ``text`` (id then words), sclite ``trn`` (words then ``(id)``) or
-line-aligned plain files, matches utterances by id and prints Kaldi's lines.
-With ``--out-dir`` it also writes, per metric (``wer``, ``cer``): the Kaldi
-lines with a bootstrap interval (``wer``), the sclite table (``wer.sclite``),
-alignments (``wer.pra``), confusion pairs (``wer.confusions``), plus
-``results.json`` and RESULTS.md rows (``results.md``).
+Reads Kaldi text (id, then words), sclite trn (words, then '(id)') or
+line-aligned plain files (one sentence a line, no ids: --format plain),
+matches utterances by id and prints Kaldi's lines.  With --out-dir it also
+writes, per metric (wer, cer): the Kaldi lines with a bootstrap interval
+(wer), the sclite table (wer.sclite), alignments (wer.pra), confusion pairs
+(wer.confusions), plus results.json and RESULTS.md rows (results.md).
 
 Example: asr score --ref data/test/text --hyp exp/decode_test/text --out-dir exp/decode_test/scoring
 """
@@ -15,6 +15,7 @@ Example: asr score --ref data/test/text --hyp exp/decode_test/text --out-dir exp
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--ref", type=Path, required=True, help="reference transcripts")
     parser.add_argument("--hyp", type=Path, required=True, help="hypothesis transcripts")
     parser.add_argument(
@@ -61,6 +61,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=20, metavar="N", help="confusions listed per kind")
 
 
+def looks_plain(ref: Path, hyp: Path, refs: dict[str, str], hyps: dict[str, str], format: str) -> str | None:
+    """Why REF and HYP seem to be plain text read as Kaldi text (a hint for the user), or None.
+
+    The signal: as many entries on both sides, ids that do not pair, and
+    "ids" that look like words: fewer than half of them hold a digit, where
+    Kaldi ids number their utterances (an251-fash-b, 1089-134686-0000).
+    Kaldi files of one test set pair one to one; two files of as many lines
+    whose first words do not pair are line-aligned sentences without ids.
+    (A repeated first word, the commoner mark, fails while reading them.)
+    """
+    from asr import scoring
+
+    unpaired = sorted(set(refs) - set(hyps))
+    if format not in ("auto", "kaldi") or len(refs) != len(hyps) or not unpaired:
+        return None
+    ids = [*refs, *hyps]
+    if 2 * sum(any(c.isdigit() for c in utt) for utt in ids) >= len(ids):
+        return None
+    if format == "auto" and any(scoring.detect_format(path.read_text(encoding="utf-8", errors="replace").splitlines())
+                                == "trn" for path in (ref, hyp)):
+        return None
+    return (f"{ref} and {hyp} look like plain text, one sentence a line (as many lines, and first words such as "
+            f"{unpaired[0]!r} taken for ids do not pair): if they have no ids, give --format plain")
+
+
 def _speaker_of(args: argparse.Namespace) -> SpeakerOf | None:
     """The speaker lookup the options ask for, or None; built before scoring so a bad regex fails fast."""
     from asr import scoring
@@ -90,9 +115,17 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     refs = scoring.read_transcripts(args.ref, args.format)
     hyps = scoring.read_transcripts(args.hyp, args.format)
+    plain = looks_plain(args.ref, args.hyp, refs, hyps, args.format)
+    if plain and args.mode != "strict":  # (strict mode refuses them, with the hint)
+        print(f"asr score: warning: {plain}", file=sys.stderr)
     speaker_of = _speaker_of(args)
     align = bool(args.out_dir or args.json)  # the reports show alignments; made with the counts, they cost less
-    results = scoring.score_metrics(refs, hyps, args.metric, args.mode, align=align, **_normalization(args))
+    try:
+        results = scoring.score_metrics(refs, hyps, args.metric, args.mode, align=align, **_normalization(args))
+    except ValueError as error:
+        if not plain:
+            raise
+        raise ValueError(f"{error}; {plain}") from None
     lines = scoring.console_lines(results, **_normalization(args))
     if args.out_dir or args.json:
         _write_reports(args, results, speaker_of)

@@ -1,7 +1,7 @@
 """Train a BiLSTM-CTC model on a data dir with features, choosing epochs on dev.
 
 Several processes (GPUs, or CPU core groups) under torchrun:
-``torchrun --nproc-per-node 2 -m asr train --train ... --dev ... --exp ...``.
+  torchrun --nproc-per-node 2 -m asr train --train ... --dev ... --exp ...
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "(from last.prev.pt if last.pt is unreadable)")
     previous_run.add_argument("--overwrite", action="store_true",
                               help="start afresh, removing the run EXP holds (only the files training writes)")
-    parser.add_argument("--epochs", type=int, help="override the config's epoch count")
+    parser.add_argument("--epochs", type=int, help="number of epochs (default: the config's)")
 
 
 def run(args: argparse.Namespace) -> int:

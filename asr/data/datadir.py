@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import struct
 from collections import defaultdict
 from contextlib import contextmanager
@@ -285,6 +286,10 @@ def validate_data_dir(path: str | Path, need_text: bool = True, need_feats: bool
         if (path / name).exists():
             tables[name] = read_table(path / name, allow_empty_value=allow_empty)
         elif name == "text" and need_text or name == "feats.scp" and need_feats or name == "utt2spk":
+            if name == "feats.scp":  # what to do next: the step that makes it
+                where = shlex.quote(str(path))
+                raise FileNotFoundError(f"{path}/feats.scp: missing: no features yet; make them first with: "
+                                        f"asr features {where} {where}")
             raise FileNotFoundError(f"{path}/{name}: missing")
     for name, table in tables.items():
         _check_sorted(path / name, table)

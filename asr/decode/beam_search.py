@@ -205,21 +205,30 @@ def _emitted(hypothesis: CTCHypothesis, num_frames: int) -> tuple[tuple[int, ...
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send what C++ code prints to standard output to standard error instead.
+def _silenced() -> Iterator[None]:
+    """Send what C++ code prints while it runs to /dev/null: file descriptors 1 and 2, not just Python's streams.
 
-    KenLM reports its loading progress on stdout, which would corrupt the
-    JSON, CTM or SRT that ``asr transcribe`` writes there.
+    KenLM prints a banner as it loads an ARPA file ("Loading the LM will be
+    faster if you build a binary file", a ``----5---10---...`` ruler and
+    stars) on the process's stdout and stderr: it would corrupt the JSON, CTM
+    or SRT that ``asr transcribe`` writes to stdout, and tells the user
+    nothing.  Its errors are not lost: KenLM raises them, and
+    :func:`_load_errors` reports them.
     """
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
         yield
     finally:
-        _LIBC.fflush(None)  # C's stdout buffer still holds the text: write it while fd 1 is stderr
-        os.dup2(saved, 1)
-        os.close(saved)
+        _LIBC.fflush(None)  # C's stdio buffers may still hold the banner: out while fds 1 and 2 are /dev/null
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(null)
 
 
 @contextlib.contextmanager
@@ -267,7 +276,7 @@ class BeamSearchDecoder:
         else:
             units = tokens[1:]
         self.lm_only, self.unknown_to_lm = self._check_lm(lm, units)
-        with tempfile.TemporaryDirectory() as directory, _stdout_to_stderr(), _load_errors(lm):
+        with tempfile.TemporaryDirectory() as directory, _silenced(), _load_errors(lm):
             self._decoder = ctc_decoder(
                 lexicon=str(lexicon) if lexicon is not None else None,
                 tokens=list(tokens),

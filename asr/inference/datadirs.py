@@ -3,19 +3,23 @@
 :func:`data_dir_log_probs` reads a data dir's features, checks them against
 the model's feature settings and runs the model once; decoding
 (:func:`decode_data_dir`), tuning (:mod:`asr.inference.tuning`) and
-alignment (:func:`align_data_dir`) all start from it.
+alignment (:func:`align_data_dir`) all start from it.  Each shows its
+progress (:func:`progress_bar`) on a terminal.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Iterable, TextIO, TypeVar
 
 import torch
+from tqdm import tqdm
 
 from asr.config import save_config
+from asr.data.batching import bucket_batches
 from asr.data.datadir import DataDir, load_feats, read_table, validate_data_dir, write_table
 from asr.data.split import copy_settings, is_utterance_table, job_files, merge_tables
 from asr.data.frontend import KINDS, load_feature_config
@@ -25,6 +29,21 @@ from asr.decode.beam_search import Hypothesis
 from asr.decode.search import DecodeConfig, make_decoder
 from asr.inference.recognizer import Recognizer, hypothesis_timings, load_recognizer
 
+T = TypeVar("T")
+# How Recognizer.log_probs batches features (its max_frames default, 64 utterances at most).
+_BATCH_FRAMES, _BATCH_UTTERANCES = 20000, 64
+
+
+def progress_bar(desc: str, total: int, show: bool = True, items: Iterable[T] | None = None, unit: str = "utt") -> tqdm:
+    """A tqdm bar on stderr (over ``items``, or updated by hand), drawn only if ``show`` and stderr is a terminal.
+
+    tqdm's ``disable=None`` is the terminal test: a log file (a recipe's, a
+    parallel job's) never gets the carriage-return redraws.  A run quicker
+    than a second (``delay``) draws nothing, and a finished bar leaves no line.
+    """
+    return tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, disable=None if show else True, delay=1,
+                mininterval=1, leave=False)
+
 
 def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[str], list[torch.Tensor]]:
     """Utterance ids and raw features of a data dir, checked against the model's feature settings.
@@ -33,20 +52,16 @@ def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[st
     silently into nonsense.  Features brought from elsewhere, without a
     ``fbank.yaml``/``image.yaml``, are taken on trust.
     """
-    _, keys, feats = _read_data_dir(data_dir, recognizer, need_text=False)
-    return keys, feats
+    return _load_features(data_dir, validate_data_dir(data_dir, need_feats=True, need_text=False), recognizer)
 
 
-def _read_data_dir(
-    data_dir: str | Path, recognizer: Recognizer, need_text: bool
-) -> tuple[DataDir, list[str], list[torch.Tensor]]:
-    data = validate_data_dir(data_dir, need_feats=True, need_text=need_text)
+def _load_features(data_dir: str | Path, data: DataDir, recognizer: Recognizer) -> tuple[list[str], list[torch.Tensor]]:
     if any((Path(data_dir) / f"{kind}.yaml").exists() for kind in KINDS):
         features = load_feature_config(data_dir)
         if features != recognizer.spec.features:
             raise ValueError(f"{data_dir}: features {features} differ from the model's ({recognizer.spec.features})")
     keys = sorted(data.feats)
-    return data, keys, [torch.tensor(load_feats(data.feats[k], k), dtype=torch.float32) for k in keys]
+    return keys, [torch.tensor(load_feats(data.feats[k], k), dtype=torch.float32) for k in keys]
 
 
 @dataclass
@@ -63,25 +78,44 @@ class DataDirLogProbs:
 
 def data_dir_log_probs(
     model_path: str | Path, data_dir: str | Path, device: str = "auto", *, need_time_axis: bool = False,
-    need_text: bool = False,
+    need_text: bool = False, progress: bool = True,
 ) -> DataDirLogProbs:
     """Load the model and run it on the features of a data dir.
 
     ``need_time_axis``: the caller times words (CTM, alignment), which a
     model without a time axis cannot do; ``need_text``: the data dir must
     have transcripts (references to score or align).  Both are checked
-    before the model runs.
+    before the model runs.  ``progress``: a bar on a terminal (:func:`progress_bar`).
     """
+    data = validate_data_dir(data_dir, need_feats=True, need_text=need_text)  # first: a wrong dir costs no model load
     recognizer = load_recognizer(model_path, device)
     if need_time_axis:
         recognizer.require_time_axis(str(model_path))
-    data, keys, feats = _read_data_dir(data_dir, recognizer, need_text)
+    keys, feats = _load_features(data_dir, data, recognizer)
     started = time.time()
-    log_probs = recognizer.log_probs(feats)
+    log_probs = _log_probs(recognizer, feats, progress)
     seconds = time.time() - started
     features = recognizer.spec.features
     audio = 0.0 if isinstance(features, ImageConfig) else sum(f.shape[0] for f in feats) * features.frame_shift_ms / 1000
     return DataDirLogProbs(recognizer, keys, log_probs, data.text, audio, seconds)
+
+
+def _log_probs(recognizer: Recognizer, feats: list[torch.Tensor], progress: bool) -> list[torch.Tensor]:
+    """:meth:`Recognizer.log_probs` of all ``feats``, batch by batch under a progress bar.
+
+    The batches are those it forms for all the features at once (a sliver
+    shorter than one output frame counted as padded to it), so the results
+    are the same as one call's.
+    """
+    least = recognizer.spec.model.subsampling
+    batches = bucket_batches([max(len(f), least) for f in feats], _BATCH_FRAMES, _BATCH_UTTERANCES, shuffle=False)
+    results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
+    with progress_bar("acoustic model", len(feats), progress) as bar:
+        for indices in batches:
+            for i, log_probs in zip(indices, recognizer.log_probs([feats[i] for i in indices], _BATCH_FRAMES)):
+                results[i] = log_probs
+            bar.update(len(indices))
+    return results
 
 
 def best_text(nbest: list[Hypothesis]) -> str:
@@ -91,7 +125,7 @@ def best_text(nbest: list[Hypothesis]) -> str:
 
 def decode_data_dir(
     model_path: str | Path, data_dir: str | Path, out_dir: str | Path, config: DecodeConfig = DecodeConfig(),
-    ctm: bool = False, device: str = "auto",
+    ctm: bool = False, device: str = "auto", progress: bool = True,
 ) -> int:
     """Decode a data dir; returns the utterance count.
 
@@ -99,12 +133,13 @@ def decode_data_dir(
     ``decode.log`` (timing), ``nbest.txt`` when ``config.beam.nbest > 1``
     (``<utt>-<rank> <score> <text>``) and, with ``ctm``, word timings with
     confidences by forced alignment of the best hypothesis (``ctm``).
+    ``progress``: bars on a terminal (:func:`progress_bar`).
     """
-    data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=ctm)
+    data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=ctm, progress=progress)
     keys, log_probs = data.keys, data.log_probs
     started = time.time()
     decode = make_decoder(data.recognizer.tokenizer, config)
-    results = [decode(lp) for lp in log_probs]
+    results = [decode(lp) for lp in progress_bar(f"{config.mode} search", len(keys), progress, log_probs)]
     seconds = data.seconds + time.time() - started
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,8 +149,9 @@ def decode_data_dir(
         lines = [f"{k}-{rank} {h.score:.3f} {h.text}\n" for k, r in zip(keys, results) for rank, h in enumerate(r, 1)]
         (out / "nbest.txt").write_text("".join(lines), encoding="utf-8")
     if ctm:
-        write_ctm(((k, hypothesis_timings(data.recognizer, lp, r[0] if r else None, k))
-                   for k, lp, r in zip(keys, log_probs, results)), out / "ctm")
+        hypotheses = progress_bar("word timings", len(keys), progress, zip(keys, log_probs, results))
+        write_ctm(((k, hypothesis_timings(data.recognizer, lp, r[0] if r else None, k)) for k, lp, r in hypotheses),
+                  out / "ctm")
     write_decode_log(out, model_path, data_dir, config.mode, len(keys), data.audio_seconds, seconds)
     return len(keys)
 
@@ -134,24 +170,25 @@ def write_decode_log(
 
 
 def align_data_dir(
-    model_path: str | Path, data_dir: str | Path, out: str | Path | TextIO, unit: str = "word", device: str = "auto"
+    model_path: str | Path, data_dir: str | Path, out: str | Path | TextIO, unit: str = "word", device: str = "auto",
+    progress: bool = True,
 ) -> tuple[int, dict[str, str]]:
     """Force-align the transcripts of a data dir to its features; writes their timings as CTM to ``out``.
 
     ``unit`` is ``word`` or ``char``.  An utterance whose transcript cannot be
     aligned (a character outside the tokens, too few frames) is skipped and
     the others still aligned.  Returns the count aligned and, for each
-    utterance skipped, why.
+    utterance skipped, why.  ``progress``: bars on a terminal (:func:`progress_bar`).
     """
     from asr.inference.datadirs import data_dir_log_probs  # asr.decode.search imports this module
 
     if unit not in ("word", "char"):
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
     timings = word_timings if unit == "word" else char_timings
-    data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=True, need_text=True)
+    data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=True, need_text=True, progress=progress)
     tokenizer = data.recognizer.tokenizer
     aligned, skipped = [], {}
-    for key, log_probs in zip(data.keys, data.log_probs):
+    for key, log_probs in progress_bar("alignment", len(data.keys), progress, zip(data.keys, data.log_probs)):
         try:
             ids = tokenizer.encode(data.text[key])
             aligned.append((key, timings(log_probs, ids, tokenizer.tokens, data.recognizer.frame_shift, key)))

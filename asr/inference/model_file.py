@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -54,15 +55,37 @@ def atomic_save(obj: Any, path: str | Path) -> None:
 
 
 def read_checkpoint(path: str | Path) -> Any:
-    """torch.load with a one-line error for a missing, truncated or foreign file."""
+    """torch.load with a one-line error for a missing, truncated or foreign file.
+
+    torch's own messages run to paragraphs of advice about ``weights_only``
+    (and its warnings about pickle protocols to more lines): what the user
+    needs is which file, and what it seems to be.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a corrupt file, some with pages of advice
-        reason = f"{type(error).__name__}: {str(error).splitlines()[0]}"
-        raise ValueError(f"{path}: unreadable model file ({reason})") from None
+        raise ValueError(f"{path}: unreadable model file ({_unreadable_reason(path, error)})") from None
+
+
+def _unreadable_reason(path: Path, error: Exception) -> str:
+    """What a file that torch.load refused seems to be, in a few words."""
+    head = path.read_bytes()[:4096]
+    if not head:
+        return "an empty file"
+    if head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip archive, or a bare pickle (protocol 2 and up)
+        if "Weights only load failed" in str(error):  # torch's paragraph would say to trust the file instead
+            return "it holds Python objects besides tensors: a whole pickled model, or other software's file"
+        return "damaged or cut short: a copy or a save that did not finish?"
+    try:
+        is_text = b"\0" not in head and bool(head.decode("utf-8"))
+    except UnicodeDecodeError:  # (or a character cut at byte 4096: then the file is taken for binary)
+        is_text = False
+    return "a text file, not a model" if is_text else "not a file that PyTorch wrote"
 
 
 def check_weights(config: ModelConfig, weights: Any, where: str) -> None:
@@ -184,7 +207,8 @@ class ModelFile:
             if newer and int(newer[1]) > VERSION:
                 raise ValueError(f"{where}: made by a newer version of asr "
                                  f"(format {found}; this version reads {FORMAT})")
-            raise ValueError(f"{where}: not an asr model file (format {found!r}, expected {FORMAT!r})")
+            raise ValueError(f"{where}: not an asr model file ({_foreign(values, found)}); asr model files "
+                             "are written by 'asr average' and 'asr export'")
         model = from_dict(ModelConfig, _part(values, "model", where), f"{where}:model")
         tokens = tuple(_part(values, "tokens", where))
         if len(tokens) != model.num_tokens:
@@ -203,6 +227,15 @@ class ModelFile:
             contents.weights = _part(values, "state_dict", where)
             check_weights(model, contents.weights, where)
         return contents
+
+
+def _foreign(values: Any, found: Any) -> str:
+    """What a loaded file that is not an asr model file holds, in a few words."""
+    if isinstance(values, dict) and values and all(isinstance(v, torch.Tensor) for v in values.values()):
+        return "bare weights, a state_dict, without the model config, tokens and features"
+    if not isinstance(values, dict):
+        return f"it holds a {type(values).__name__}"
+    return f"format {found!r}, expected {FORMAT!r}" if found is not None else "no 'format' key"
 
 
 def _part(values: dict[str, Any], key: str, where: str) -> Any:

@@ -65,13 +65,17 @@ def read_transcripts(path: str | Path, format: str = "auto") -> dict[str, str]:
 
     _check_choice("format", format, FORMATS)
     lines = read_lines(path)
-    if format == "auto":
+    guessed = format == "auto"
+    if guessed:
         format = detect_format(lines)
     table: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for lineno, utt, text in _PARSERS[format](lines, path):
         if utt in first_line:
-            raise ValueError(f"{path}:{lineno}: duplicate utterance id {utt!r} (first on line {first_line[utt]})")
+            # Kaldi ids are unique: a repeated first word is the mark of plain text (one sentence a line).
+            hint = "; without ids, one sentence a line? read it as plain (asr score --format plain)" \
+                if guessed and format == "kaldi" else ""
+            raise ValueError(f"{path}:{lineno}: duplicate utterance id {utt!r} (first on line {first_line[utt]}){hint}")
         first_line[utt] = lineno
         table[utt] = text
     return table

@@ -163,7 +163,9 @@ ctc_run() {  # ctc_run "$@": options, then the stages
     log "stage 4: greedy decoding, $nj job(s)"
     for part in $eval_sets; do
       dir=$(ctc_decode_dir greedy "$part")
-      step "$dir/.done.decode" asr decode --model "$model" --data "$data/$part" --out "$dir" --nj "$nj" --cmd "$cmd"
+      # --mode greedy: not the decoding a model file may carry, which asr decode uses by default
+      step "$dir/.done.decode" asr decode --model "$model" --data "$data/$part" --mode greedy --out "$dir" --nj "$nj" \
+        --cmd "$cmd"
     done
   fi
 
