@@ -56,7 +56,7 @@ class Terminal(io.StringIO):
 
 def test_progress_bars_are_drawn_only_on_a_terminal_and_not_when_asked_to_be_quiet(monkeypatch):
     """The rule of every progress bar of decode, align and tune: stderr a terminal, and no --quiet."""
-    from asr.inference.datadirs import progress_bar
+    from asr.progress import progress_bar
 
     for stderr, show, drawn in ((Terminal(), True, True), (Terminal(), False, False), (io.StringIO(), True, False)):
         monkeypatch.setattr(sys, "stderr", stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from asr.commands.options import add_progress_argument
 from asr.parallel import add_arguments as add_parallel_arguments
 
 
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: 80-bin Kaldi fbank, or 32-pixel-high lines")
     parser.add_argument("--speed-perturb", type=float, nargs="+", default=[1.0], metavar="FACTOR",
                         help="speed factors, e.g. 0.9 1.0 1.1: copies named sp0.9-<id> (Kaldi convention)")
+    add_progress_argument(parser)
     add_parallel_arguments(parser)
 
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from asr.config import load_config
-    from asr.data import extract_features, in_place, KINDS, SOURCE_KIND, validate_data_dir
+    from asr.data import KINDS, SOURCE_KIND, extract_features, in_place, validate_data_dir
 
     config_class = KINDS[SOURCE_KIND[validate_data_dir(args.src).source_file]]
     config = load_config(config_class, args.config) if args.config else config_class()
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         merge = partial(merge_features, in_place=same)
         dropped = wanted - run_parallel("features", add_arguments, args, "src", "dst", merge)
     else:
-        dropped = extract_features(args.src, args.dst, config, tuple(args.speed_perturb))
+        dropped = extract_features(args.src, args.dst, config, tuple(args.speed_perturb), progress=not args.quiet)
     listed = f", listed in {Path(args.dst) / 'dropped'}" if dropped else ""
     print(f"{args.dst}: features written, {dropped} utterances dropped (unreadable input){listed}")
     return 0

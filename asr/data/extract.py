@@ -30,7 +30,6 @@ from typing import BinaryIO, Iterable, Iterator
 
 import kaldiio
 import numpy as np
-from tqdm import tqdm
 
 from asr.config import save_config
 from asr.data.audio import AudioError
@@ -38,6 +37,7 @@ from asr.data.datadir import SOURCE_TABLES, Segment, spk2utt, validate_data_dir,
 from asr.data.features import accumulate_cmvn
 from asr.data.frontend import SOURCE_KIND, FeatureConfig, compute_features, kind_of
 from asr.data.images import ImageError
+from asr.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def _append(ark: BinaryIO, key: str, matrix: np.ndarray) -> int:
 
 
 def extract_features(
-    src: str | Path, dst: str | Path, config: FeatureConfig, speeds: tuple[float, ...] = (1.0,)
+    src: str | Path, dst: str | Path, config: FeatureConfig, speeds: tuple[float, ...] = (1.0,), progress: bool = True
 ) -> int:
     """Compute features for every utterance of ``src`` (at each speed) into ``dst``.
 
@@ -115,8 +115,8 @@ def extract_features(
     the tables of ``src`` restricted to the utterances that succeeded.  A
     speed-perturbed copy of a segment lies in the perturbed copy of its
     recording, at times divided by the speed, as Kaldi's
-    ``perturb_data_dir_speed.sh`` writes them.  Returns the number of
-    utterances dropped.
+    ``perturb_data_dir_speed.sh`` writes them.  ``progress``: a bar on a
+    terminal (never in a log file).  Returns the number of utterances dropped.
     """
     data = validate_data_dir(src)
     kind = kind_of(config)
@@ -134,7 +134,7 @@ def extract_features(
     jobs = [(utt, speed) for speed in speeds for utt in data.utts]
     with staged_outputs(dst, () if same else SOURCE_TABLES) as staging:
         with writing(staging / "feats.ark"), open(staging / "feats.ark", "wb") as ark:
-            for utt, speed in tqdm(jobs, desc=f"{kind} {dst.name}", unit="utt", mininterval=2):
+            for utt, speed in progress_bar(f"{kind} {dst.name}", len(jobs), progress, jobs):
                 source, segment = data.source_of(utt)
                 key = perturbed_id(utt, speed)
                 try:

@@ -9,14 +9,12 @@ progress (:func:`progress_bar`) on a terminal.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, TextIO, TypeVar
+from typing import Callable, TextIO
 
 import torch
-from tqdm import tqdm
 
 from asr.config import save_config
 from asr.data.batching import bucket_batches
@@ -28,21 +26,11 @@ from asr.decode.alignment import char_timings, word_timings, write_ctm
 from asr.decode.beam_search import Hypothesis
 from asr.decode.search import DecodeConfig, make_decoder
 from asr.inference.recognizer import Recognizer, hypothesis_timings, load_recognizer
+from asr.progress import progress_bar
 
 T = TypeVar("T")
 # How Recognizer.log_probs batches features (its max_frames default, 64 utterances at most).
 _BATCH_FRAMES, _BATCH_UTTERANCES = 20000, 64
-
-
-def progress_bar(desc: str, total: int, show: bool = True, items: Iterable[T] | None = None, unit: str = "utt") -> tqdm:
-    """A tqdm bar on stderr (over ``items``, or updated by hand), drawn only if ``show`` and stderr is a terminal.
-
-    tqdm's ``disable=None`` is the terminal test: a log file (a recipe's, a
-    parallel job's) never gets the carriage-return redraws.  A run quicker
-    than a second (``delay``) draws nothing, and a finished bar leaves no line.
-    """
-    return tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, disable=None if show else True, delay=1,
-                mininterval=1, leave=False)
 
 
 def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[str], list[torch.Tensor]]:

@@ -16,7 +16,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from asr.config import save_config
 from asr.decode.beam_search import BeamSearchOptions
 from asr.decode.search import DecodeConfig, make_decoder
-from asr.inference.datadirs import best_text, data_dir_log_probs, progress_bar
+from asr.inference.datadirs import best_text, data_dir_log_probs
+from asr.progress import progress_bar
 from asr.scoring import METRIC_UNITS, score
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def tune(
     Returns the best config and its error rate by ``metric`` (``wer``, or
     ``cer`` where characters are what counts, as in handwriting).  Ties keep
     the earlier grid point, so the result does not depend on floating-point noise.
-    ``progress``: bars on a terminal (:func:`asr.inference.datadirs.progress_bar`).
+    ``progress``: bars on a terminal (:func:`asr.progress.progress_bar`).
     """
     if metric not in METRIC_UNITS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_UNITS)}, got {metric!r}")
