@@ -28,7 +28,6 @@ from asr.decode.search import DecodeConfig, make_decoder
 from asr.inference.recognizer import Recognizer, hypothesis_timings, load_recognizer
 from asr.progress import progress_bar
 
-T = TypeVar("T")
 # How Recognizer.log_probs batches features (its max_frames default, 64 utterances at most).
 _BATCH_FRAMES, _BATCH_UTTERANCES = 20000, 64
 
