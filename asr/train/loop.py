@@ -177,8 +177,9 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
     loss_sum, utts, frames = 0.0, 0, 0
     shard = shard_batches(bucket_batches(data.lengths, config.max_frames, config.max_batch, True, config.seed + epoch),
                           world.rank, world.size)
+    # On rank 0's terminal only (disable=None): a recipe's log file gets the epoch lines, not redraws.
     progress = tqdm(shard, desc=f"epoch {epoch}", unit="batch", mininterval=5, leave=False,
-                    disable=not world.is_main)
+                    disable=None if world.is_main else True)
     for indices, weight in progress:
         batch = data.reader.batch([data.train[i] for i in indices])
         loss, final = compute_loss(learner.net, batch, config, learner.device, learner.amp)
