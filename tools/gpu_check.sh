@@ -52,7 +52,7 @@ EOF
 asr train --config "$work/train.yaml" --train "$data/train" --dev "$data/dev" --exp "$work/exp" \
   --epochs "$epochs" --overwrite 2> "$work/train.err" >/dev/null || { tail -5 "$work/train.err"; exit 1; }
 frames=$(awk '{n += $2} END {print n}' "$data/train/utt2num_frames")
-grep -E "precision|model:" "$work/exp/train.log" | sed 's/^[0-9-]* [0-9:,]* INFO //'
+grep -E "INFO (amp |model:)" "$work/exp/train.log" | sed 's/^[0-9-]* [0-9:,]* INFO //'
 grep -o "epoch [0-9]*:.*" "$work/exp/train.log" | awk -v f="$frames" \
   '{printf "%s  %.0f input frames/s (train + dev pass)\n", $0, f / $(NF-1)}'
 
