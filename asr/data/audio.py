@@ -58,15 +58,23 @@ def read_audio(source: str | Path, sample_rate: int = 16000, *, allow_pipe: bool
         raise AudioError(f"{text}: unreadable audio ({error})") from None
     except OSError as error:
         raise AudioError(f"{text}: cannot read ({error.strerror or error})") from None
-    if samples.shape[0] == 0:
-        raise AudioError(f"{text}: no samples")
-    if not np.isfinite(samples).all():
-        raise AudioError(f"{text}: non-finite samples (NaN or inf)")
-    peak = float(np.abs(samples).max())
-    if peak > MAX_PEAK:
-        log.warning("%s: out-of-range amplitude (peak %.3g, expected within +-1); transcribing it as it is", text, peak)
+    check_samples(samples, text)
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     return resample(mono, rate, sample_rate)
+
+
+def check_samples(samples: np.ndarray, name: str) -> None:
+    """One-line AudioError for no samples or NaN/inf ones; a warning for a peak far beyond full scale.
+
+    Files and arrays given to the Python API go through the same checks.
+    """
+    if samples.size == 0:
+        raise AudioError(f"{name}: no samples")
+    if not np.isfinite(samples).all():
+        raise AudioError(f"{name}: non-finite samples (NaN or inf)")
+    peak = float(np.abs(samples).max())
+    if peak > MAX_PEAK:
+        log.warning("%s: out-of-range amplitude (peak %.3g, expected within +-1); transcribing it as it is", name, peak)
 
 
 def _run_pipe(command: str) -> bytes:

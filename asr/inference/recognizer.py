@@ -14,7 +14,6 @@ in memory (numpy or torch, see :func:`array_samples`), checked as files are.
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from asr.data.audio import MAX_PEAK, AudioError, read_audio, resample
+from asr.data.audio import AudioError, check_samples, read_audio, resample
 from asr.data.batching import bucket_batches
 from asr.data.features import fbank
 from asr.data.frontend import normalization
@@ -38,7 +37,6 @@ from asr.inference.model_file import ModelFile
 from asr.model import AcousticModel
 from asr.precision import amp_dtype, autocast
 
-log = logging.getLogger(__name__)
 
 # What a speech model reads (soundfile's formats); a handwriting model reads asr.data.IMAGE_SUFFIXES.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".aiff", ".aif", ".au")
@@ -94,15 +92,9 @@ def array_samples(audio: np.ndarray | torch.Tensor, rate: float, target: int, na
         audio = audio.mean(axis=axis)
     elif audio.ndim != 1:
         raise AudioError(f"{name}: expected 1-D samples (or 2-D with channels), got shape {audio.shape}")
-    if audio.size == 0:
-        raise AudioError(f"{name}: no samples")
     if not rate > 0:
         raise AudioError(f"{name}: sample_rate must be positive, got {rate}")
-    if not np.isfinite(audio).all():
-        raise AudioError(f"{name}: non-finite samples (NaN or inf)")
-    peak = float(np.abs(audio).max())
-    if peak > MAX_PEAK:
-        log.warning("%s: out-of-range amplitude (peak %.3g, expected within +-1); transcribing it as it is", name, peak)
+    check_samples(audio, name)
     return resample(audio.astype(np.float32, copy=False), rate, target)
 
 
