@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from asr.data.audio import AudioError, read_audio, speed_perturb
+from asr.data.audio import AudioError, RecordingWarnings, read_audio, read_native, recording_problems, speed_perturb
 
 
 def test_reads_real_an4_wav(an4_wavs):
@@ -132,3 +132,33 @@ def test_speed_perturb_changes_duration(an4_wavs):
     assert abs(len(speed_perturb(samples, 0.9)) - len(samples) / 0.9) <= 2
     assert abs(len(speed_perturb(samples, 1.1)) - len(samples) / 1.1) <= 2
     assert speed_perturb(samples, 1.0) is samples
+
+
+def test_real_an4_recordings_raise_no_recording_problem(an4_wavs):
+    for path in an4_wavs[:40]:
+        samples, rate = read_native(path)
+        assert rate == 16000
+        assert recording_problems(samples, rate, 16000) == {}, path
+
+
+def test_recording_problems_name_narrowband_clipped_quiet_and_silent(an4_wavs):
+    samples, rate = read_native(an4_wavs[0])
+    scale = 1 / np.abs(samples).max()
+    assert set(recording_problems(samples, 8000, 16000)) == {"narrowband"}
+    assert "4 kHz" in recording_problems(samples, 8000, 16000)["narrowband"]
+    assert set(recording_problems(np.clip(samples * scale * 8, -1, 1), rate, 16000)) == {"clipped"}
+    assert set(recording_problems(samples * scale * 10 ** (-60 / 20), rate, 16000)) == {"quiet"}
+    padded = np.concatenate([np.zeros(30 * rate, np.float32), samples, np.zeros(30 * rate, np.float32)])
+    assert set(recording_problems(padded, rate, 16000)) == {"silent"}
+    # A full-scale peak alone (a normalized file) is not clipping.
+    assert recording_problems(samples * scale, rate, 16000) == {}
+
+
+def test_recording_warnings_say_each_kind_once_per_run(an4_wavs, caplog):
+    samples, rate = read_native(an4_wavs[0])
+    warnings = RecordingWarnings()
+    for i in range(3):
+        warnings.check(f"take{i}.wav", samples, 8000, 16000)
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 1 and lines[0].startswith("take0.wav: sampled at 8000 Hz")
+    assert warnings.seen == {"narrowband": 3}

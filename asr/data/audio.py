@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 # overshoot); a peak beyond this means the samples are not in the [-1, 1]
 # convention and features will be off, which is worth a warning.
 MAX_PEAK = 2.0
+# Recording checks (recording_problems): a sample this close to full scale, next
+# to another, is clipping; more than this share of such samples is worth saying.
+CLIP_LEVEL = 0.999
+CLIPPED_SHARE = 0.001
+# A recording whose loudest 25 ms frame is below QUIET_DBFS is very quiet (AN4's
+# quietest file peaks at -37 dBFS); one with fewer than ACTIVE_SHARE of its frames
+# within 30 dB of its loudest is mostly silence (AN4's utterances: 27% or more).
+QUIET_DBFS = -45.0
+ACTIVE_SHARE = 0.15
 
 
 class AudioError(ValueError):
@@ -33,7 +42,13 @@ class AudioError(ValueError):
 
 
 def read_audio(source: str | Path, sample_rate: int = 16000, *, allow_pipe: bool = False) -> np.ndarray:
-    """Return mono float32 samples at ``sample_rate``, nominally in [-1, 1].
+    """Return mono float32 samples at ``sample_rate``, nominally in [-1, 1] (see :func:`read_native`)."""
+    samples, rate = read_native(source, allow_pipe=allow_pipe)
+    return resample(samples, rate, sample_rate)
+
+
+def read_native(source: str | Path, *, allow_pipe: bool = False) -> tuple[np.ndarray, int]:
+    """Mono float32 samples at the file's own sample rate, and that rate.
 
     ``source`` is a path; with ``allow_pipe`` (a ``wav.scp`` value, and
     nothing else) it may also be a Kaldi pipe (``cmd args |``).  Errors name
@@ -59,8 +74,7 @@ def read_audio(source: str | Path, sample_rate: int = 16000, *, allow_pipe: bool
     except OSError as error:
         raise AudioError(f"{text}: cannot read ({error.strerror or error})") from None
     check_samples(samples, text)
-    mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
-    return resample(mono, rate, sample_rate)
+    return (samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]), int(rate)
 
 
 def check_samples(samples: np.ndarray, name: str) -> None:
@@ -116,3 +130,45 @@ def speed_perturb(samples: np.ndarray, factor: float) -> np.ndarray:
     if factor <= 0:
         raise ValueError(f"speed factor must be positive, got {factor}")
     return resample(samples, 1.0, 1.0 / factor) if factor != 1.0 else samples
+
+
+def recording_problems(samples: np.ndarray, rate: float, model_rate: int) -> dict[str, str]:
+    """What in a recording (mono, at its own ``rate``) will cost accuracy, by kind: ``narrowband``,
+    ``clipped``, ``quiet``, ``silent``; empty when nothing stands out.
+
+    The model hears nothing above half the file's rate, so a file sampled
+    below the model's rate loses that band whatever resampling does; a run
+    of full-scale samples is clipping; a recording whose 25 ms frames are
+    almost all far below its loudest has little speech in it.
+    """
+    problems = {}
+    if rate < model_rate:
+        problems["narrowband"] = (f"sampled at {rate:g} Hz, below the model's {model_rate} Hz: it holds nothing "
+                                  f"above {rate / 2000:g} kHz, which costs accuracy")
+    at_full_scale = np.abs(samples) >= CLIP_LEVEL
+    clipped = float((at_full_scale[1:] & at_full_scale[:-1]).mean()) if len(samples) > 1 else 0.0
+    if clipped > CLIPPED_SHARE:
+        problems["clipped"] = f"clipped ({100 * clipped:.1f}% of samples in runs at full scale)"
+    frame = max(1, int(rate * 0.025))
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    if len(frames):
+        level = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+        if level.max() < QUIET_DBFS:
+            problems["quiet"] = f"very quiet (its loudest 25 ms at {level.max():.0f} dBFS)"
+        active = float((level > level.max() - 30.0).mean())
+        if active < ACTIVE_SHARE:
+            problems["silent"] = f"mostly silence (speech-level sound in {100 * active:.0f}% of it)"
+    return problems
+
+
+class RecordingWarnings:
+    """One stderr line per kind of problem per run (the first file that shows it), not one per file."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def check(self, name: str, samples: np.ndarray, rate: float, model_rate: int) -> None:
+        for kind, problem in recording_problems(samples, rate, model_rate).items():
+            if kind not in self.seen:
+                log.warning("%s: %s (said once per run)", name, problem)
+            self.seen[kind] = self.seen.get(kind, 0) + 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -146,8 +146,11 @@ class FeatureReader:
             self.cache[utt.key] = feats
         return feats
 
-    def batch(self, utts: Sequence[Utterance]) -> Batch:
-        feats = [self.read(u) for u in utts]
+    def batch(self, utts: Sequence[Utterance],
+              augmented: Callable[[Utterance], torch.Tensor | None] | None = None) -> Batch:
+        """A padded batch; ``augmented(utt)``, where it returns features, replaces the stored ones."""
+        feats = [self.read(u) for u in utts] if augmented is None else [
+            f if (f := augmented(u)) is not None else self.read(u) for u in utts]
         lengths = torch.tensor([f.shape[0] for f in feats])
         padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
         labels = torch.tensor([label for u in utts for label in u.labels], dtype=torch.long)

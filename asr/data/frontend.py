@@ -62,17 +62,24 @@ def normalization(config: FeatureConfig, cmvn: np.ndarray | torch.Tensor) -> tup
 _read_recording = lru_cache(maxsize=1)(partial(read_audio, allow_pipe=True))
 
 
+def utterance_samples(source: str, sample_rate: int, segment: Segment | None = None) -> np.ndarray:
+    """The samples of one ``wav.scp`` entry, or of a segment of it, at ``sample_rate``.
+
+    The feature stage and training's waveform augmentation both read
+    utterances through here, so they see the same audio.
+    """
+    if segment is None:
+        return read_audio(source, sample_rate, allow_pipe=True)
+    recording = _read_recording(source, sample_rate)
+    try:
+        return cut_segment(recording, sample_rate, segment.start, segment.end)
+    except AudioError as error:
+        raise AudioError(f"{source}: {error}") from None
+
+
 def compute_features(source: str, config: FeatureConfig, speed: float = 1.0, segment: Segment | None = None
                      ) -> torch.Tensor:
     """(T, D) features of one ``images.scp`` entry, or of one ``wav.scp`` entry or a segment of it, at a speed."""
     if isinstance(config, ImageConfig):
         return image_features(read_image(source), config)
-    if segment is None:
-        samples = read_audio(source, config.sample_rate, allow_pipe=True)
-    else:
-        recording = _read_recording(source, config.sample_rate)
-        try:
-            samples = cut_segment(recording, config.sample_rate, segment.start, segment.end)
-        except AudioError as error:
-            raise AudioError(f"{source}: {error}") from None
-    return fbank(speed_perturb(samples, speed), config)
+    return fbank(speed_perturb(utterance_samples(source, config.sample_rate, segment), speed), config)

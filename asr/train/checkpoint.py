@@ -1,4 +1,4 @@
-"""A training run's files in its exp dir: checkpoints, the best epochs' weights, and averaging them.
+"""A training run's files in its exp dir: checkpoints, the best epochs' weights, averaging them, the plot.
 
 ``exp/last.pt`` holds the full training state (``--resume`` continues from
 it; ``last.prev.pt`` is the one it replaced, the fallback when ``last.pt``
@@ -172,3 +172,23 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[in
     contents.info = {"averaged_epochs": epochs, "history": state["history"], "config": state["config"]}
     contents.write(out)
     return epochs
+
+
+def plot_history(history: list[dict[str, float]], path: Path) -> None:
+    """``train.png``: the losses and dev CER by epoch, to see a run's course at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_cer) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train")
+    ax_loss.plot(epochs, [h["dev_loss"] for h in history], label="dev")
+    ax_loss.set(xlabel="epoch", ylabel="CTC loss per utterance", title="loss")
+    ax_loss.legend()
+    ax_cer.plot(epochs, [100 * h["dev_cer"] for h in history])
+    ax_cer.set(xlabel="epoch", ylabel="CER %", title="dev CER (greedy)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -27,14 +27,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import kaldiio
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from asr.config import from_dict, save_config, to_dict
+from asr.data.augment import WaveAugmentConfig, WaveAugmenter
 from asr.data.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances, shard_batches
 from asr.data.datadir import DataDir, validate_data_dir
 from asr.data.features import SpecAugmentConfig, spec_augment
-from asr.data.frontend import load_feature_config, normalization
+from asr.data.frontend import FeatureConfig, load_feature_config, normalization
 from asr.data.images import ImageAugmentConfig, augment_images
 from asr.data.text import Tokenizer
 from asr.decode.search import ctc_greedy
@@ -44,7 +46,7 @@ from asr.model import AcousticModel, ModelConfig
 from asr.precision import AMP_DTYPES, amp_dtype, autocast
 from asr.scoring import score
 from asr.train import distributed
-from asr.train.checkpoint import keep_best_weights, load_checkpoint, open_exp_dir, save_checkpoint
+from asr.train.checkpoint import keep_best_weights, load_checkpoint, open_exp_dir, plot_history, save_checkpoint
 from asr.train.distributed import World
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class TrainConfig:
     use_spec_augment: bool = True
     image_augment: ImageAugmentConfig = field(default_factory=ImageAugmentConfig)
     use_image_augment: bool = False  # distortions for line images (handwriting)
+    wave_augment: WaveAugmentConfig = field(default_factory=WaveAugmentConfig)  # recording conditions (audio)
     epochs: int = 30
     lr: float = 1e-3  # peak learning rate, reached after warmup
     min_lr_ratio: float = 0.02  # cosine decay ends at lr * min_lr_ratio
@@ -126,6 +129,7 @@ class TrainingData:
     train: list[Utterance]
     dev: list[Utterance]
     reader: FeatureReader
+    augmenter: WaveAugmenter | None = None  # degraded audio, as config.wave_augment says
 
     @property
     def lengths(self) -> list[int]:
@@ -173,6 +177,8 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
     """
     # Ranks draw different dropout and augmentation; one process keeps the seed it always had.
     torch.manual_seed((config.seed * 100003 + epoch) * world.size + world.rank)
+    rng = np.random.default_rng([config.seed, epoch, world.rank])  # the waveform degradations'
+    augmented = None if data.augmenter is None else lambda utt: data.augmenter.features_of(utt, rng)
     learner.net.train()
     loss_sum, utts, frames = 0.0, 0, 0
     shard = shard_batches(bucket_batches(data.lengths, config.max_frames, config.max_batch, True, config.seed + epoch),
@@ -181,7 +187,7 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
     progress = tqdm(shard, desc=f"epoch {epoch}", unit="batch", mininterval=5, leave=False,
                     disable=None if world.is_main else True)
     for indices, weight in progress:
-        batch = data.reader.batch([data.train[i] for i in indices])
+        batch = data.reader.batch([data.train[i] for i in indices], augmented)
         loss, final = compute_loss(learner.net, batch, config, learner.device, learner.amp)
         learner.optimizer.zero_grad()
         learner.scaler.scale(loss * weight).backward()  # DDP averages the ranks' gradients here
@@ -248,9 +254,10 @@ def load_checkpoint_if_available(state: dict[str, Any] | None, learner: Learner)
     return load_checkpoint(state, learner.model, learner.optimizer, learner.scheduler, learner.scaler)
 
 
-def load_training_data(config: TrainConfig, train: DataDir, dev: DataDir, tokenizer: Tokenizer, reader: FeatureReader
-                       ) -> TrainingData:
-    """The usable utterances of the training and dev sets, with a warning for those left out."""
+def load_training_data(config: TrainConfig, train: DataDir, dev: DataDir, tokenizer: Tokenizer,
+                       features: FeatureConfig, cmvn: torch.Tensor) -> TrainingData:
+    """The usable utterances of the training and dev sets (with a warning for those left out), their
+    normalized features' reader and, where the config asks for it, the training audio's augmenter."""
     train_utts, skipped = load_utterances(train, tokenizer, config.model.subsampling, for_training=True)
     dev_utts, dev_skipped = load_utterances(dev, tokenizer, config.model.subsampling, for_training=True)
     for name, counts, total in (("train", skipped, len(train.feats)), ("dev", dev_skipped, len(dev.feats))):
@@ -260,7 +267,14 @@ def load_training_data(config: TrainConfig, train: DataDir, dev: DataDir, tokeni
     if not train_utts or not dev_utts:
         raise ValueError(f"no usable utterances in {train.path if not train_utts else dev.path}")
     log.info("train %d utts, dev %d utts, %d tokens", len(train_utts), len(dev_utts), len(tokenizer))
-    return TrainingData(train_utts, dev_utts, reader)
+    mean, inv_std = normalization(features, cmvn)
+    augmenter = None
+    if config.wave_augment.active:
+        started = time.time()
+        augmenter = WaveAugmenter(config.wave_augment, train, train_utts, features, mean, inv_std,
+                                  config.model.subsampling, config.seed, cache=config.cache_features)
+        log.info("waveform augmentation: %s (set up in %.0f s)", config.wave_augment, time.time() - started)
+    return TrainingData(train_utts, dev_utts, FeatureReader(mean, inv_std, cache=config.cache_features), augmenter)
 
 
 def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_dir: str | Path, resume: bool,
@@ -316,8 +330,7 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
     if world.is_main:
         tokenizer.write(exp / "tokens.txt")
         save_config(config, exp / "train.yaml")
-    data = load_training_data(config, train_data, dev_data, tokenizer,
-                              FeatureReader(*normalization(features, cmvn), cache=config.cache_features))
+    data = load_training_data(config, train_data, dev_data, tokenizer, features, cmvn)
 
     torch.manual_seed(config.seed)
     model = AcousticModel(config.model).to(device)
@@ -358,30 +371,11 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
             save_checkpoint(exp, config=to_dict(config), spec=spec, model=model, optimizer=optimizer,
                             scheduler=scheduler, scaler=scaler, epoch=epoch, history=history, world_size=world.size)
             (exp / "history.json").write_text(json.dumps(history, indent=1))
-            _plot(history, exp / "train.png")
+            plot_history(history, exp / "train.png")
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
     distributed.barrier(world)  # every rank returns once rank 0 has written the last checkpoint
     return exp / "last.pt"
-
-
-def _plot(history: list[dict[str, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_cer) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train")
-    ax_loss.plot(epochs, [h["dev_loss"] for h in history], label="dev")
-    ax_loss.set(xlabel="epoch", ylabel="CTC loss per utterance", title="loss")
-    ax_loss.legend()
-    ax_cer.plot(epochs, [100 * h["dev_cer"] for h in history])
-    ax_cer.set(xlabel="epoch", ylabel="CER %", title="dev CER (greedy)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def _add_file_log(path: Path) -> None:

@@ -1,0 +1,128 @@
+"""On-the-fly waveform augmentation: config checks, draws on real AN4 audio, and training with it."""
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from asr.config import from_dict
+from asr.data.augment import WaveAugmentConfig, WaveAugmenter, degrade_waveform
+from asr.data.audio import read_audio
+from asr.data.batching import load_utterances
+from asr.data.datadir import validate_data_dir
+from asr.data.features import FbankConfig, fbank
+from asr.data.frontend import load_feature_config, normalization
+from asr.data.text import Tokenizer
+from asr.inference.model_file import read_checkpoint
+from asr.train.loop import TrainConfig, train
+
+ALL_ON = dict(trim=1.0, reverb=1.0, noise=1.0, gain=1.0, narrowband=1.0, rooms=2, rt60=(0.3, 0.4))
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"noise": 1.5}, "noise must be a probability"),
+    ({"snr_db": (20.0, 5.0)}, "snr_db must be \\[low, high\\]"),
+    ({"rooms": 0}, "rooms must be at least 1"),
+    ({"rt60": (0.0, 0.5)}, "rt60 > 0"),
+])
+def test_bad_settings_are_refused(values, message):
+    with pytest.raises(ValueError, match=message):
+        WaveAugmentConfig(**values)
+
+
+def test_the_config_reads_from_yaml_values_and_is_off_by_default():
+    assert not WaveAugmentConfig().active
+    config = from_dict(TrainConfig, {"wave_augment": {"noise": 0.5, "snr_db": [5, 20]}})
+    assert config.wave_augment.active and config.wave_augment.snr_db == (5.0, 20.0)
+
+
+def test_no_draw_returns_the_samples_themselves(an4_wavs):
+    samples = read_audio(an4_wavs[0])
+    out = degrade_waveform(samples, 16000, WaveAugmentConfig(), np.random.default_rng(0), [], lambda rng: [])
+    assert out is samples
+
+
+def test_every_degradation_at_once_on_real_audio(an4_wavs):
+    from asr.data import degrade
+
+    samples = read_audio(an4_wavs[0])
+    others = [read_audio(path) for path in an4_wavs[1:4]]
+    config = WaveAugmentConfig(**{**ALL_ON, "trim": 0.0})  # trimming changes the length: see the training test
+    rirs = [degrade.room_impulse_response(0.3, 16000, np.random.default_rng(0))]
+
+    def draw(seed):
+        return degrade_waveform(samples, 16000, config, np.random.default_rng(seed), rirs, lambda rng: others)
+
+    out = draw(1)
+    assert out.dtype == np.float32 and len(out) == len(samples) and np.isfinite(out).all()
+    assert np.abs(out).max() <= 1.0  # the gain stage clips
+    assert not np.array_equal(out, samples)
+    np.testing.assert_array_equal(draw(1), out)  # the draw is the generator's alone
+    assert not np.array_equal(draw(2), out)
+
+
+@pytest.fixture(scope="module")
+def train_set(mini_data):
+    data = validate_data_dir(mini_data / "train", need_feats=True)
+    features = load_feature_config(mini_data / "train")
+    cmvn = torch.tensor(kaldiio.load_mat(str(mini_data / "train" / "cmvn.ark")))
+    tokenizer = Tokenizer.from_texts(data.text.values())
+    utts, _ = load_utterances(data, tokenizer, 1, for_training=True)
+    return data, features, cmvn, utts
+
+
+def test_augmented_features_are_normalized_fbank_of_the_degraded_audio(train_set):
+    data, features, cmvn, utts = train_set
+    mean, inv_std = normalization(features, cmvn)
+    augmenter = WaveAugmenter(WaveAugmentConfig(gain=1.0, gain_db=(-10.0, -10.0)), data, utts, features,
+                              mean, inv_std, subsampling=3, seed=1)
+    utt = utts[0]
+    feats = augmenter.features_of(utt, np.random.default_rng(0))
+    samples = read_audio(data.source[utt.key], allow_pipe=True)
+    # 16-bit caching, then -10 dB: the same as fbank of the quieter audio, to rounding.
+    expected = (fbank(np.round(samples * 32767) / 32767 * 10 ** (-10 / 20), FbankConfig()) - mean) * inv_std
+    torch.testing.assert_close(feats, expected, atol=2e-3, rtol=0)
+    assert feats.shape[0] == utt.num_frames
+    clean = WaveAugmenter(WaveAugmentConfig(gain=0.0), data, utts, features, mean, inv_std, 3, 1)
+    assert clean.features_of(utt, np.random.default_rng(0)) is None
+
+
+def test_unreadable_audio_keeps_its_stored_features_with_one_warning(train_set, tmp_path, caplog):
+    data, features, cmvn, utts = train_set
+    gone = utts[0].key
+    data = type(data)(**{**data.__dict__, "source": {**data.source, gone: str(tmp_path / "moved.wav")}})
+    augmenter = WaveAugmenter(WaveAugmentConfig(gain=1.0), data, utts, features, *normalization(features, cmvn),
+                              subsampling=3, seed=1)
+    assert augmenter.features_of(utts[0], np.random.default_rng(0)) is None
+    assert augmenter.features_of(utts[1], np.random.default_rng(0)) is not None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and f"1 of {len(utts)} utterances unreadable" in warnings[0]
+
+
+def test_images_are_refused(train_set):
+    from asr.data.images import ImageConfig
+
+    data, _, cmvn, utts = train_set
+    with pytest.raises(ValueError, match="applies to audio \\(fbank\\), not to images"):
+        WaveAugmenter(WaveAugmentConfig(noise=1.0), data, utts, ImageConfig(), torch.zeros(32), torch.ones(32), 1, 1)
+
+
+def test_training_with_every_degradation_runs_and_resumes_identically(mini_data, tmp_path, caplog):
+    tiny = {"model": {"hidden": 16, "layers": 1, "dropout": 0.1}, "epochs": 2, "warmup_steps": 2,
+            "max_frames": 3000, "keep_best": 1, "threads": 1, "wave_augment": {**ALL_ON, "trim": 0.5}}
+    config = from_dict(TrainConfig, tiny)
+    with caplog.at_level("INFO", logger="asr"):
+        straight = train(config, mini_data / "train", mini_data / "dev", tmp_path / "a", resume=False)
+    assert "waveform augmentation: WaveAugmentConfig(trim=0.5" in caplog.text
+
+    def stop_after_first(epoch, history):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, mini_data / "train", mini_data / "dev", tmp_path / "b", resume=False,
+              on_epoch_end=stop_after_first)
+    resumed = train(config, mini_data / "train", mini_data / "dev", tmp_path / "b", resume=True)
+    a, b = read_checkpoint(straight), read_checkpoint(resumed)
+    for name, tensor in a["model"].items():
+        torch.testing.assert_close(tensor, b["model"][name], rtol=0, atol=0)
