@@ -52,3 +52,15 @@ def test_each_utterance_gets_its_own_draws_whatever_else_runs():
     assert set(tool.CONDITIONS) == {
         "clean", "8k", "telephone", "trimmed", "gain-25", "gain+15", "white-20", "white-10", "white-5",
         "babble-20", "babble-10", "babble-5", "reverb-0.3", "reverb-0.5", "reverb-0.8"}
+
+
+def test_dev_speakers_are_benchmarked_apart_from_test(mini_an4, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(TOOL), "--an4-root", str(mini_an4), "--set", "dev", "--limit", "1",
+         "--conditions", "clean", "--hyp-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 AN4 dev utterances" in result.stderr
+    (utt,) = [line.split()[0] for line in (tmp_path / "clean.greedy.txt").read_text().splitlines()]
+    test_ids = (mini_an4 / "etc" / "an4_test.fileids").read_text()
+    assert utt.split("-")[1] not in test_ids  # a training speaker, not a test one

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Error rates of a model on AN4 test under the recording conditions users have, one markdown table.
 
-    nice -n 19 python tools/bench_robustness.py [--model FILE] [--conditions clean 8k ...] [--limit N]
-        [--seed 0] [--out FILE] [--hyp-dir DIR]
+    nice -n 19 python tools/bench_robustness.py [--model FILE] [--set test|dev] [--conditions clean 8k ...]
+        [--limit N] [--seed 0] [--out FILE] [--hyp-dir DIR]
 
 Each condition is made from the real AN4 test audio (16 kHz, close-talking)
 with asr.data.degrade, the functions training augmentation uses too:
@@ -16,7 +16,9 @@ with asr.data.degrade, the functions training augmentation uses too:
   babble-SNR   5 talkers from AN4 training utterances (never test) at SNR 20, 10, 5 dB
   reverb-RT60  a random shoebox room with RT60 0.3, 0.5, 0.8 s, talker 1-3 m from the mic
 
-Columns: WER with greedy search, WER with the lexicon and word LM the model
+``--set dev`` scores the recipe's dev speakers instead (held out of
+training), where augmentation settings are chosen; test is for the final
+figures.  Columns: WER with greedy search, WER with the lexicon and word LM the model
 file carries (its own decoding; "-" if it carries none), CER with greedy
 search, all scored as `asr score` does (asr.scoring).  Randomness (noise,
 talkers, rooms) is drawn per utterance from --seed, the utterance id and
@@ -85,9 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model file (default: the pretrained AN4 model)")
     parser.add_argument("--an4-root", type=Path, default=AN4)
+    parser.add_argument("--set", choices=("test", "dev"), default="test",
+                        help="AN4 test, or the recipe's dev speakers (for choosing settings)")
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS),
                         metavar="NAME", help=f"default: all of {' '.join(CONDITIONS)}")
-    parser.add_argument("--limit", type=int, help="only the first N test utterances (by id)")
+    parser.add_argument("--limit", type=int, help="only the first N utterances (by id)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="write the table here too")
@@ -103,8 +107,8 @@ def main() -> None:
     if model.config.mode == "beam":
         searches["word LM"] = model.config
     with tempfile.TemporaryDirectory() as tmp:
-        prepare_an4(args.an4_root, tmp)  # the recipe's own split: test, and training speakers for babble
-        test = validate_data_dir(Path(tmp) / "test")
+        prepare_an4(args.an4_root, tmp)  # the recipe's own split: test, dev, and training speakers for babble
+        test = validate_data_dir(Path(tmp) / args.set)
         train_audio = list(validate_data_dir(Path(tmp) / "train").source.values())
     utts = test.utts[: args.limit]
     refs = {utt: test.text[utt] for utt in utts}
@@ -118,7 +122,7 @@ def main() -> None:
         return sources
 
     rows = ["| condition | WER greedy | WER word LM | CER greedy |", "|---|---:|---:|---:|"]
-    print(f"{len(utts)} AN4 test utterances, seed {args.seed}, model {args.model or 'an4.pt (shipped)'}",
+    print(f"{len(utts)} AN4 {args.set} utterances, seed {args.seed}, model {args.model or 'an4.pt (shipped)'}",
           file=sys.stderr)
     for name in args.conditions:
         started = time.perf_counter()
