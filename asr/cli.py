@@ -27,6 +27,7 @@ COMMANDS = (
     "score",
     "export",
     "transcribe",
+    "models",
 )
 
 

@@ -8,14 +8,18 @@ take ``--device`` and ``--threads``, and the Python API ``device=``.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # imported where used: `asr transcribe` with an ONNX model runs without torch
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
     """``auto``: CUDA when torch sees a GPU, else the CPU; ``cuda`` without a GPU is a one-line error."""
+    import torch
+
     if isinstance(name, torch.device):
         return name
     if name not in DEVICES and not name.startswith("cuda:"):
@@ -32,6 +36,8 @@ def set_threads(threads: int) -> None:
     if threads < 0:
         raise ValueError(f"threads must be 0 (torch's default) or more, got {threads}")
     if threads:
+        import torch
+
         torch.set_num_threads(threads)
 
 

@@ -8,7 +8,7 @@ import torch
 import asr
 from asr.cli import main
 from asr.device import resolve_device, set_threads
-from asr.inference import recognizer as transcribe
+from asr.inference import transcriber as transcribe
 
 
 def test_auto_is_the_gpu_when_there_is_one() -> None:

@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ASR = Path(__file__).resolve().parents[1] / "asr"
-SUBPACKAGES = ("data", "train", "decode", "inference", "scoring", "commands")
+SUBPACKAGES = ("data", "train", "decode", "inference", "runtime", "scoring", "commands")
 # Part -> the parts it may import (asr/README.md).  A part always imports itself.
 ALLOWED = {
     "asr": {"inference"},
@@ -26,9 +26,10 @@ ALLOWED = {
     "decode": {"config", "data"},
     "scoring": {"data"},
     "inference": {"config", "data", "decode", "device", "model", "precision", "progress", "scoring"},
+    "runtime": {"config", "data", "decode", "inference", "model"},
     "train": {"config", "data", "decode", "device", "inference", "model", "precision", "scoring"},
     "parallel": {"data", "launch"},
-    "commands": {"config", "data", "decode", "device", "inference", "parallel", "scoring", "train"},
+    "commands": {"config", "data", "decode", "device", "inference", "parallel", "runtime", "scoring", "train"},
 }
 
 

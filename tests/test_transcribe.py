@@ -17,7 +17,7 @@ from asr.decode import DecodeConfig
 from asr.decode.alignment import WordTiming
 from asr.inference import InputNotFoundError, ModelFile, Recognizer
 from asr.inference.output import render, to_srt
-from asr.inference.recognizer import Transcript, split_on_silence
+from asr.inference.recognizer import Transcript
 from asr.model import AcousticModel, ModelConfig
 from asr.train.checkpoint import average_checkpoints
 from asr.train.loop import TrainConfig, train
@@ -31,41 +31,6 @@ def tiny_model(mini_data, tmp_path_factory):
     train(from_dict(TrainConfig, TINY), mini_data / "train", mini_data / "dev", exp, resume=False)
     average_checkpoints(exp, 1, exp / "model.pt")
     return exp / "model.pt"
-
-
-def test_split_on_silence_cuts_long_audio_in_pauses(an4_wavs):
-    speech = [read_audio(p) for p in an4_wavs]
-    pause = np.zeros(8000, dtype=np.float32)
-    samples = np.concatenate([x for s in speech for x in (s, pause)])
-    limit = max(len(s) for s in speech) / 16000 + 1.0  # every piece can end in a pause
-    pieces = split_on_silence(samples, 16000, max_segment=limit)
-    assert len(pieces) > 1 and pieces[0][0] == 0 and pieces[-1][1] == len(samples)
-    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
-    assert all(end - start <= limit * 16000 for start, end in pieces)
-    boundaries = np.cumsum([len(x) for s in speech for x in (s, pause)])
-    for start, _ in pieces[1:]:  # every cut falls inside a pause
-        assert any(b - 8000 <= start <= b for b in boundaries[1::2])
-    assert split_on_silence(samples[:16000], 16000, 20.0) == [(0, 16000)]
-
-
-@pytest.mark.parametrize("max_segment", [0.0, -1.0, 0.005, 0.02, 0.3])
-@pytest.mark.parametrize("length", [1, 30, 159, 640, 16000])
-def test_split_on_silence_ends_for_any_limit(an4_wavs, monkeypatch, max_segment, length):
-    """Every split makes progress, so even a limit of 0 or below ends, with pieces covering all samples."""
-    samples = read_audio(an4_wavs[0])[:length]
-    splits = []
-    real_argmin = np.argmin
-
-    def counted_argmin(*args, **kwargs):  # a guard instead of a hang: a split that makes progress
-        splits.append(1)                  # can happen at most once per sample
-        assert len(splits) <= length, "split_on_silence is not making progress"
-        return real_argmin(*args, **kwargs)
-
-    monkeypatch.setattr(np, "argmin", counted_argmin)
-    pieces = split_on_silence(samples, 16000, max_segment)
-    assert pieces[0][0] == 0 and pieces[-1][1] == length
-    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:])) and all(end > start for start, end in pieces)
-    assert all(end - start <= max(max_segment * 16000, 640) for start, end in pieces)
 
 
 def test_model_transcribes_files_and_reports_bad_ones(tiny_model, an4_wavs, tmp_path):

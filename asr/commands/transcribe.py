@@ -19,7 +19,6 @@ failed.  SRT, VTT and TSV hold one input a file: several inputs need
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -49,11 +48,12 @@ class Input:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from asr.inference import FORMATS, MIN_SEGMENT
+    from asr.inference import DEFAULT_VAD, FORMATS, MIN_SEGMENT, VADS
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="audio file (or line image), directory, wav.scp/images.scp, or - for stdin")
-    parser.add_argument("--model", help="model file (default: the pretrained AN4 model)")
+    parser.add_argument("--model", help="a bundled model's name (`asr models` lists them) or a model file: .pt, or "
+                                         ".onnx from `asr export --onnx`, which runs without torch (default: an4)")
     parser.add_argument("--format", choices=[*FORMATS, "all"], default="txt",
                         help="txt (id, then text), json (whisper's shape: segments with timed words), ctm, srt, "
                              "vtt, tsv (whisper's: start and end in ms, text), or all: one file of each (needs "
@@ -64,8 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "file already has that name, NAME-2.FORMAT, NAME-3.FORMAT, ... in input order "
                              "(default: none, print to stdout)")
     parser.add_argument("--max-segment", type=float, default=20.0,
-                        help="longer recordings are cut at pauses into pieces of at most this many seconds "
+                        help="longer recordings are cut (see --vad) into pieces of at most this many seconds "
                              f"(at least {MIN_SEGMENT:g}; default: %(default)g)")
+    parser.add_argument("--vad", choices=VADS,
+                        help="how longer recordings are cut: silero (only the speech Silero VAD finds, so noise "
+                             "between utterances is skipped; needs the silero-vad package and torch) or energy (at "
+                             f"quiet pauses; every sample is transcribed) (default: {DEFAULT_VAD}; energy for an "
+                             ".onnx model)")
     parser.add_argument("--quiet", action="store_true",
                         help=f"no progress bar (default: a bar on stderr for {PROGRESS_FROM} or more inputs when "
                              "stderr is a terminal, never in a log file)")
@@ -126,17 +131,6 @@ def output_paths(inputs: list[Input], out_dir: Path, fmt: str) -> list[Path]:
     return paths
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` through a temp file in the same dir and a rename: a kill or a full disk never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_stdout(text: str) -> None:
     """Print one transcript now; a failed write (full disk) ends the run in one line, as every later one would fail."""
     try:
@@ -170,20 +164,40 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from asr.data import IMAGE_SUFFIXES
+    from asr.data import IMAGE_SUFFIXES, write_text_atomically
     from asr.decode import check_paths
-    from asr.inference import FORMATS, ONE_INPUT_FORMATS, TIMED_FORMATS, check_max_segment, load_model, render
+    from asr.inference import (
+        DEFAULT_VAD, FORMATS, ONE_INPUT_FORMATS, TIMED_FORMATS, check_max_segment, check_vad, render,
+    )
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
+    onnx = bool(args.model) and Path(args.model).suffix == ".onnx"
+    vad = check_vad(args.vad or ("energy" if onnx else DEFAULT_VAD), "--vad")  # and a missing package neither
     check_paths(lexicon=args.lexicon, lm=args.lm)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if args.format == "all" and out_dir is None:
         raise ValueError("--format all writes one file per format and input: give --output-dir")
     if out_dir:
         make_output_dir(out_dir)
-    set_threads(args.threads)
-    model = load_model(args.model, device=args.device, max_segment=args.max_segment,
-                       word_timings=args.format != "txt")
+    if onnx:  # an `asr export --onnx` model: no torch needed
+        from asr.runtime import load_onnx_model
+
+        if args.device not in ("auto", "cpu"):
+            raise ValueError(f"--device {args.device}: an ONNX model runs on the CPU")
+        model = load_onnx_model(args.model, max_segment=args.max_segment, word_timings=args.format != "txt",
+                                vad=vad, threads=args.threads)
+    else:
+        try:
+            from asr.inference import load_model
+
+            set_threads(args.threads)
+        except ModuleNotFoundError as error:
+            if error.name != "torch":
+                raise
+            raise ValueError(f"{args.model or 'the bundled an4 model'}: a .pt model needs PyTorch: pip install "
+                             "'asr[torch]', or transcribe with an ONNX export (asr export --onnx)") from None
+        model = load_model(args.model, device=args.device, max_segment=args.max_segment,
+                           word_timings=args.format != "txt", vad=vad)
     if args.format == "all":  # a handwriting model has no times: txt and json only
         formats = [fmt for fmt in FORMATS if not (model.reads_images and fmt in TIMED_FORMATS)]
     else:
@@ -219,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             try:
                 for fmt in formats:
-                    write_atomically(outputs[fmt][k], render(fmt, result, name))
+                    write_text_atomically(outputs[fmt][k], render(fmt, result, name))
             except OSError as error:  # a full disk, a read-only dir: this input fails, the others may still fit
                 failed += 1
                 tqdm.write(f"asr transcribe: error: {outputs[fmt][k]}: cannot write the transcript of "

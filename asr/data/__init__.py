@@ -1,26 +1,42 @@
 """Data: Kaldi data dirs and what they point to, up to batches of features.
 
 Kaldi tables (:mod:`.datadir`), audio (:mod:`.audio`) and line images
-(:mod:`.images`), fbank and CMVN (:mod:`.features`), the choice between the
-two kinds (:mod:`.frontend`), the feature stage (:mod:`.extract`), splitting
-and merging data dirs for parallel jobs (:mod:`.split`), tokens and text
-normalization (:mod:`.text`), length-bucketed batches (:mod:`.batching`) and
-one preparer per corpus (:mod:`.corpora`).  Imports nothing of asr but
-:mod:`asr.config`.
+(:mod:`.line_images`; their augmentation :mod:`.images`), fbank and CMVN
+(:mod:`.kaldi_fbank`, and with torchaudio :mod:`.features`), the two kinds
+of features (:mod:`.kinds`; as tensors :mod:`.frontend`), the feature stage
+(:mod:`.extract`), splitting and merging data dirs for parallel jobs
+(:mod:`.split`), tokens and text normalization (:mod:`.text`),
+length-bucketed batches (:mod:`.batching`) and one preparer per corpus
+(:mod:`.corpora`).  Imports nothing of asr but :mod:`asr.config`.
+
+The names below are looked up on first use, so that the torch-free modules
+(text, audio, line images, kaldi_fbank, kinds) load without torch, for the
+runtime (:mod:`asr.runtime`).
 """
 
-from asr.data.audio import AudioError, read_audio
-from asr.data.batching import bucket_batches
-from asr.data.datadir import read_table, validate_data_dir, write_table
-from asr.data.extract import extract_features, in_place
-from asr.data.features import FbankConfig, fbank
-from asr.data.frontend import KINDS, SOURCE_KIND
-from asr.data.images import IMAGE_SUFFIXES, ImageConfig
-from asr.data.split import merge_features, split_data_dir
-from asr.data.text import Tokenizer, normalize_text
+from __future__ import annotations
 
-__all__ = [
-    "AudioError", "FbankConfig", "IMAGE_SUFFIXES", "ImageConfig", "KINDS", "SOURCE_KIND", "Tokenizer",
-    "bucket_batches", "extract_features", "fbank", "in_place", "merge_features", "normalize_text",
-    "read_audio", "read_table", "split_data_dir", "validate_data_dir", "write_table",
-]
+from importlib import import_module
+from typing import Any
+
+# Public name -> the module that defines it.
+_HOMES = {
+    "AudioError": "audio", "read_audio": "audio",
+    "bucket_batches": "batching",
+    "read_table": "datadir", "validate_data_dir": "datadir", "write_table": "datadir",
+    "write_text_atomically": "datadir",
+    "extract_features": "extract", "in_place": "extract",
+    "fbank": "features",
+    "FbankConfig": "kaldi_fbank",
+    "KINDS": "kinds", "SOURCE_KIND": "kinds",
+    "IMAGE_SUFFIXES": "line_images", "ImageConfig": "line_images",
+    "merge_features": "split", "split_data_dir": "split",
+    "Tokenizer": "text", "normalize_text": "text",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'asr.data' has no attribute {name!r}")
+    return getattr(import_module(f"asr.data.{_HOMES[name]}"), name)

@@ -9,14 +9,14 @@ are reported and counted here, once, before training starts.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
 
+from asr.data.buckets import bucket_batches  # noqa: F401 (re-exported)
 from asr.data.datadir import DataDir, load_feats
-from asr.data.text import Tokenizer, UnknownCharacterError
+from asr.data.text import Tokenizer, UnknownCharacterError, ctc_min_frames  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,6 @@ class Utterance:
     num_frames: int
     text: str
     labels: tuple[int, ...]
-
-
-def ctc_min_frames(labels: Sequence[int]) -> int:
-    """Frames CTC needs for a label sequence: one per label, plus a blank between repeats."""
-    return len(labels) + sum(1 for a, b in zip(labels, labels[1:]) if a == b)
 
 
 def load_utterances(
@@ -66,35 +61,6 @@ def load_utterances(
             continue
         utterances.append(Utterance(key, data.feats[key], frames, text, tuple(labels)))
     return utterances, {k: v for k, v in skipped.items() if v}
-
-
-def bucket_batches(
-    lengths: Sequence[int], max_frames: int, max_batch: int, shuffle: bool, seed: int = 0
-) -> list[list[int]]:
-    """Group indices into batches of similar length, each below ``max_frames`` padded frames.
-
-    With ``shuffle``, lengths are jittered before sorting so that batch
-    composition changes between epochs, and the batch order is shuffled;
-    ``seed`` (e.g. base seed + epoch) makes both reproducible and resumable.
-    """
-    rng = random.Random(seed)
-    jitter = [rng.uniform(0.9, 1.1) if shuffle else 1.0 for _ in lengths]
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i] * jitter[i], i))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
-    for i in order:
-        longest_if_added = max(longest, lengths[i])
-        if current and (longest_if_added * (len(current) + 1) > max_frames or len(current) >= max_batch):
-            batches.append(current)
-            current, longest_if_added = [], lengths[i]
-        current.append(i)
-        longest = longest_if_added
-    if current:
-        batches.append(current)
-    if shuffle:
-        rng.shuffle(batches)
-    return batches
 
 
 def shard_batches(batches: Sequence[list[int]], rank: int, world_size: int) -> list[tuple[list[int], float]]:

@@ -51,6 +51,19 @@ def writing(path: str | Path) -> Iterator[None]:
         raise OSError(error.errno, error.strerror or str(error), str(path)) from None
 
 
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` through a temp file in the same dir and a rename: a kill or a full disk never leaves half
+    a file (the temp name holds the process id, so two writers never share one)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 _UTF16_32_BOMS = {
     b"\xff\xfe\x00\x00": "UTF-32",
     b"\x00\x00\xfe\xff": "UTF-32",

@@ -2,6 +2,9 @@
 
 Pure functions on tensors (in the style of ``torchaudio.functional``); the
 feature stage that writes ark/scp files lives in :mod:`asr.data.extract`.
+The settings and the CMVN arithmetic are numpy code shared with the
+torch-free runtime (:mod:`asr.data.kaldi_fbank`); their names are answered
+here too.
 """
 
 from __future__ import annotations
@@ -12,24 +15,7 @@ import numpy as np
 import torch
 import torchaudio
 
-
-@dataclass
-class FbankConfig:
-    """Log mel filterbank settings; the defaults are Kaldi's, with 80 bins."""
-
-    sample_rate: int = 16000  # audio is resampled to this rate first
-    num_mel_bins: int = 80
-    frame_length_ms: float = 25.0
-    frame_shift_ms: float = 10.0
-    dither: float = 0.0  # 0 keeps features reproducible; Kaldi's default is 1.0
-
-    def __post_init__(self) -> None:
-        if self.num_mel_bins <= 0 or self.frame_shift_ms <= 0 or self.frame_length_ms < self.frame_shift_ms:
-            raise ValueError(f"invalid fbank config: {self}")
-
-    @property
-    def dim(self) -> int:
-        return self.num_mel_bins
+from asr.data.kaldi_fbank import SAMPLE_SCALE, FbankConfig, accumulate_cmvn, check_length, cmvn_arrays  # noqa: F401
 
 
 def fbank(samples: np.ndarray | torch.Tensor, config: FbankConfig) -> torch.Tensor:
@@ -38,10 +24,8 @@ def fbank(samples: np.ndarray | torch.Tensor, config: FbankConfig) -> torch.Tens
     Samples are scaled to the 16-bit range first, because Kaldi computes on
     integer sample values and its energy floor assumes that scale.
     """
-    wave = torch.as_tensor(samples, dtype=torch.float32).reshape(1, -1) * 32768.0
-    min_samples = int(config.sample_rate * config.frame_length_ms / 1000)
-    if wave.shape[1] < min_samples:
-        raise ValueError(f"audio shorter than one frame ({wave.shape[1]} < {min_samples} samples)")
+    wave = torch.as_tensor(samples, dtype=torch.float32).reshape(1, -1) * SAMPLE_SCALE
+    check_length(wave.shape[1], config)
     return torchaudio.compliance.kaldi.fbank(
         wave,
         sample_frequency=config.sample_rate,
@@ -53,29 +37,10 @@ def fbank(samples: np.ndarray | torch.Tensor, config: FbankConfig) -> torch.Tens
     )
 
 
-def accumulate_cmvn(stats: np.ndarray | None, feats: np.ndarray) -> np.ndarray:
-    """Add one utterance to Kaldi CMVN stats: a 2 x (D+1) float64 matrix.
-
-    Row 0 holds per-dimension sums and the frame count, row 1 the sums of
-    squares: the layout Kaldi's ``compute-cmvn-stats`` writes.
-    """
-    if stats is None:
-        stats = np.zeros((2, feats.shape[1] + 1), dtype=np.float64)
-    stats[0, :-1] += feats.sum(axis=0)
-    stats[1, :-1] += np.square(feats, dtype=np.float64).sum(axis=0)
-    stats[0, -1] += feats.shape[0]
-    return stats
-
-
 def cmvn_from_stats(stats: np.ndarray | torch.Tensor, floor: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and inverse standard deviation from Kaldi CMVN stats."""
-    stats = torch.as_tensor(stats, dtype=torch.float64)
-    count = stats[0, -1]
-    if count <= 0:
-        raise ValueError("CMVN stats hold no frames")
-    mean = stats[0, :-1] / count
-    var = (stats[1, :-1] / count - mean.square()).clamp_min(floor)
-    return mean.float(), var.rsqrt().float()
+    """Mean and inverse standard deviation from Kaldi CMVN stats (:func:`asr.data.kaldi_fbank.cmvn_arrays`)."""
+    mean, inv_std = cmvn_arrays(stats.numpy() if isinstance(stats, torch.Tensor) else stats, floor)
+    return torch.from_numpy(mean), torch.from_numpy(inv_std)
 
 
 def stack_frames(feats: torch.Tensor, lengths: torch.Tensor, stack: int) -> tuple[torch.Tensor, torch.Tensor]:

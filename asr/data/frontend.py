@@ -1,59 +1,30 @@
-"""Which kind of features a data dir or a model uses: fbank for audio, pixel columns for images.
+"""Features of one source as tensors, and the normalization before the model, for the torch stages.
 
-The kind follows from the data dir's source list (``wav.scp`` or
-``images.scp``); its config is stored beside the features as
-``<kind>.yaml`` and inside model files, so every stage after feature
-extraction can tell the two apart without being told.
+Which kind a data dir or model uses, and the normalization's arithmetic, are
+numpy code shared with the torch-free runtime (:mod:`asr.data.kinds`); their
+names are answered here too.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache, partial
-from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
 
-from asr.config import from_dict, load_config
 from asr.data.audio import AudioError, cut_segment, read_audio, speed_perturb
 from asr.data.datadir import Segment
-from asr.data.features import FbankConfig, cmvn_from_stats, fbank
+from asr.data.features import fbank
 from asr.data.images import ImageConfig, image_features, read_image
-
-FeatureConfig = Union[FbankConfig, ImageConfig]
-KINDS: dict[str, type] = {"fbank": FbankConfig, "image": ImageConfig}
-SOURCE_KIND = {"wav.scp": "fbank", "images.scp": "image"}
-
-
-def kind_of(config: FeatureConfig) -> str:
-    return next(kind for kind, cls in KINDS.items() if isinstance(config, cls))
-
-
-def feature_config_from_dict(kind: str, values: dict, where: str) -> FeatureConfig:
-    if kind not in KINDS:
-        raise ValueError(f"{where}: unknown feature kind {kind!r} (known: {', '.join(KINDS)})")
-    return from_dict(KINDS[kind], values, where)
-
-
-def load_feature_config(data_dir: str | Path) -> FeatureConfig:
-    """The config the features of ``data_dir`` were computed with (fbank.yaml or image.yaml)."""
-    found = [kind for kind in KINDS if (Path(data_dir) / f"{kind}.yaml").exists()]
-    if len(found) != 1:
-        raise FileNotFoundError(f"{data_dir}: expected one of {', '.join(k + '.yaml' for k in KINDS)} "
-                                f"(written by `asr features`), found {len(found)}")
-    return load_config(KINDS[found[0]], Path(data_dir) / f"{found[0]}.yaml")
+from asr.data.kinds import (  # noqa: F401 (re-exported)
+    KINDS, SOURCE_KIND, FeatureConfig, feature_config_from_dict, kind_of, load_feature_config, normalization_arrays,
+)
 
 
 def normalization(config: FeatureConfig, cmvn: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean, 1/std) applied to features before the model.
-
-    Fbank gets global CMVN.  Image features are already in [0, 1] with paper
-    at 0, which zero padding and the image distortions rely on: identity.
-    """
-    if isinstance(config, ImageConfig):
-        return torch.zeros(config.dim), torch.ones(config.dim)
-    return cmvn_from_stats(cmvn)
+    """(mean, 1/std) applied to features before the model (:func:`asr.data.kinds.normalization_arrays`)."""
+    mean, inv_std = normalization_arrays(config, cmvn.numpy() if isinstance(cmvn, torch.Tensor) else cmvn)
+    return torch.from_numpy(mean), torch.from_numpy(inv_std)
 
 
 # Segments of one recording come one after another (utterance ids start with the

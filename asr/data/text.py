@@ -46,6 +46,11 @@ def normalize_text(
     return " ".join(words)
 
 
+def ctc_min_frames(labels: Sequence[int]) -> int:
+    """Frames CTC needs for a label sequence: one per label, plus a blank between repeats."""
+    return len(labels) + sum(1 for a, b in zip(labels, labels[1:]) if a == b)
+
+
 class UnknownCharacterError(ValueError):
     """A transcript holds a character that the token list does not."""
 

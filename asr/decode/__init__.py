@@ -1,10 +1,12 @@
 """Decoding: from CTC log-probs to hypotheses, and to word times.
 
 Greedy and beam search behind one config (:mod:`.search`), flashlight's
-lexicon and LM beam search (:mod:`.beam_search`), n-gram LMs estimated and
-read in Python (:mod:`.lm`) and CTC forced alignment (:mod:`.alignment`).
-Pure functions of log-probs: imports :mod:`asr.data` (tokens) and
-:mod:`asr.config`, never a model.
+lexicon and LM beam search (:mod:`.beam_search`, on flashlight-text itself:
+:mod:`.flashlight`), n-gram LMs estimated and read in Python (:mod:`.lm`)
+and CTC forced alignment (:mod:`.alignment`).  Pure functions of log-probs,
+in numpy (torch tensors are taken too, :mod:`.arrays`), so that the torch
+recognizer and the torch-free runtime share them: imports :mod:`asr.data`
+(tokens) and :mod:`asr.config`, never a model, never torch.
 """
 
 from asr.decode.alignment import WordTiming, write_ctm

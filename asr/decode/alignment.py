@@ -1,8 +1,9 @@
 """Word and character timings and confidences by CTC forced alignment.
 
 The beam search gives each token only the frame where it starts; forcing
-the chosen hypothesis through ``torchaudio.functional.forced_align`` gives
-each token the span of frames it holds on the best CTC path.
+the chosen hypothesis through the best CTC path (:func:`best_path`, a
+Viterbi search that makes the choices ``torchaudio.functional.forced_align``
+makes, in numpy) gives each token the span of frames it holds on it.
 
 Confidence of a token is its peak posterior: the largest ``exp(log_prob)``
 of that token over its aligned frames.  A CTC model emits each token as a
@@ -46,12 +47,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Sequence, TextIO
+from typing import Any, Iterable, Sequence, TextIO
 
-import torch
-from torchaudio.functional import TokenSpan, forced_align, merge_tokens
+import numpy as np
 
-from asr.data.batching import ctc_min_frames
+from asr.data.text import ctc_min_frames
+from asr.decode.arrays import as_numpy
 
 BLANK_ID = 0
 WORD_BOUNDARY_ID = 1
@@ -67,16 +68,74 @@ class WordTiming:
     confidence: float
 
 
-def align_tokens(
-    log_probs: torch.Tensor, token_ids: Sequence[int], utterance_id: str | None = None
-) -> list[TokenSpan]:
-    """Frame spans of ``token_ids`` on the best CTC path through ``(T, V)`` log_probs.
+@dataclass(frozen=True)
+class TokenSpan:
+    """A token of the best path and the frames ``[start, end)`` it holds."""
+
+    token: int
+    start: int
+    end: int
+
+
+def best_path(log_probs: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """The token of each frame on the best CTC path through ``(T, V)`` float32 log_probs that spells ``ids``.
+
+    The states are the labels with a blank before, between and after them;
+    a path stays, moves on one state, or skips a blank between two different
+    labels.  Ties go as in torchaudio's ``forced_align`` (a skip only when
+    strictly best, then a move, else staying), in float32 as it adds, so
+    both give the same path.  ``ids`` hold no blank and fit in T frames.
+    """
+    labels = np.zeros(2 * len(ids) + 1, dtype=np.int64)
+    labels[1::2] = ids
+    emissions = log_probs[:, labels]  # (T, S)
+    frames, states = emissions.shape
+    no_skip = np.ones(states, dtype=bool)  # no skip into a blank, the first label, or a label repeated
+    no_skip[3::2] = labels[3::2] == labels[1:-2:2]
+    none = np.float32(-np.inf)
+    alpha = np.full(states, none, dtype=np.float32)
+    alpha[:2] = emissions[0, :2]
+    # Buffers reused frame after frame: the per-frame cost is numpy's call overhead, not arithmetic.
+    move, skip = np.full(states, none, dtype=np.float32), np.full(states, none, dtype=np.float32)
+    skips, steps, also = (np.empty(states, dtype=bool) for _ in range(3))
+    moves = np.zeros((frames, states), dtype=np.int8)  # 0 stay, 1 move on, 2 skip
+    for t in range(1, frames):
+        move[1:] = alpha[:-1]
+        skip[2:] = alpha[:-2]
+        skip[no_skip] = none
+        np.greater(skip, move, out=skips)
+        skips &= np.greater(skip, alpha, out=also)
+        np.greater(move, alpha, out=steps)
+        steps &= np.greater(move, skip, out=also)
+        moves[t, steps] = 1
+        moves[t, skips] = 2
+        alpha[steps] = move[steps]
+        alpha[skips] = skip[skips]
+        alpha += emissions[t]
+    state = states - 1 if alpha[-1] > alpha[-2] else states - 2
+    path = np.empty(frames, dtype=np.int64)
+    for t in range(frames - 1, -1, -1):
+        path[t] = labels[state]
+        state -= int(moves[t, state])
+    return path
+
+
+def merge_path(path: np.ndarray) -> list[TokenSpan]:
+    """The runs of one token in a frame path, blanks left out."""
+    changes = np.flatnonzero(np.diff(path, prepend=-1, append=-1)).tolist()
+    return [TokenSpan(int(path[start]), start, end) for start, end in zip(changes, changes[1:])
+            if path[start] != BLANK_ID]
+
+
+def align_tokens(log_probs: Any, token_ids: Sequence[int], utterance_id: str | None = None) -> list[TokenSpan]:
+    """Frame spans of ``token_ids`` on the best CTC path through ``(T, V)`` log_probs (array or tensor).
 
     Blanks are dropped from ``token_ids`` (a decoder's output may hold none,
     but a caller's may).  Errors name ``utterance_id`` when given.
     """
     where = f"utterance {utterance_id}: " if utterance_id is not None else ""
     ids = [i for i in token_ids if i != BLANK_ID]
+    log_probs = as_numpy(log_probs)
     if log_probs.ndim != 2:
         raise ValueError(f"{where}log_probs must be (T, V), got {tuple(log_probs.shape)}")
     if not ids:
@@ -88,15 +147,12 @@ def align_tokens(
         raise ValueError(
             f"{where}{len(ids)} tokens need at least {needed} frames, log_probs has {log_probs.shape[0]}"
         )
-    emissions = log_probs.detach().float().unsqueeze(0)
-    targets = torch.tensor([ids], dtype=torch.int32, device=log_probs.device)
-    path, scores = forced_align(emissions, targets, blank=BLANK_ID)
-    return merge_tokens(path[0], scores[0], blank=BLANK_ID)
+    return merge_path(best_path(log_probs, ids))
 
 
-def token_confidence(log_probs: torch.Tensor, span: TokenSpan) -> float:
+def token_confidence(log_probs: np.ndarray, span: TokenSpan) -> float:
     """Peak posterior of ``span.token`` over its aligned frames."""
-    return log_probs[span.start : span.end, span.token].max().exp().item()
+    return float(np.exp(log_probs[span.start : span.end, span.token].max()))
 
 
 def split_words(spans: Sequence[TokenSpan]) -> list[list[TokenSpan]]:
@@ -111,7 +167,7 @@ def split_words(spans: Sequence[TokenSpan]) -> list[list[TokenSpan]]:
 
 
 def _timing(
-    log_probs: torch.Tensor, spans: Sequence[TokenSpan], tokens: Sequence[str], frame_shift: float
+    log_probs: np.ndarray, spans: Sequence[TokenSpan], tokens: Sequence[str], frame_shift: float
 ) -> WordTiming:
     confidences = [token_confidence(log_probs, s) for s in spans]
     return WordTiming(
@@ -139,7 +195,7 @@ def _frames(seconds: float, frame_shift: float) -> int:
     return max(0, round(seconds / frame_shift))
 
 
-def _core(log_probs: torch.Tensor, word: Sequence[TokenSpan], frame_shift: float) -> tuple[int, int]:
+def _core(log_probs: np.ndarray, word: Sequence[TokenSpan], frame_shift: float) -> tuple[int, int]:
     """First frame and end frame of the tokens that make a word: the aligned tokens less stray ones.
 
     A part of the word set apart from the rest by more than
@@ -161,7 +217,7 @@ def _core(log_probs: torch.Tensor, word: Sequence[TokenSpan], frame_shift: float
         if blanks > gap or (at_edge and blanks > edge_gap):
             parts.append([])
         parts[-1].append(span)
-    mass = [sum(log_probs[s.start : s.end, s.token].exp().sum().item() for s in part) for part in parts]
+    mass = [sum(float(np.exp(log_probs[s.start : s.end, s.token]).sum()) for s in part) for part in parts]
     kept = parts[mass.index(max(mass))]
     emitted = [i for i, span in enumerate(kept) if token_confidence(log_probs, span) >= EMITTED]
     if emitted:
@@ -178,8 +234,14 @@ def _run(active: list[bool], start: int, stop: int, step: int, most: int) -> int
     return count
 
 
+def _posterior_mass(log_probs: np.ndarray) -> np.ndarray:
+    """Per frame, the total posterior of the given tokens: exp(logsumexp) over the last axis, in float32."""
+    peak = log_probs.max(axis=1, keepdims=True)
+    return np.exp(peak[:, 0] + np.log(np.exp(log_probs - peak).sum(axis=1)))
+
+
 def word_bounds(
-    log_probs: torch.Tensor, words: Sequence[Sequence[TokenSpan]], frame_shift: float
+    log_probs: np.ndarray, words: Sequence[Sequence[TokenSpan]], frame_shift: float
 ) -> list[tuple[int, int]]:
     """(start frame, end frame) of each word, given as its token spans in order (:func:`split_words`).
 
@@ -191,10 +253,9 @@ def word_bounds(
     if not words:
         return []
     cores = [_core(log_probs, w, frame_shift) for w in words]
-    log_probs = log_probs.detach().float()
     # Any token: the model emits the word boundary | as a word starts.  Characters only: a word fading out.
-    speech = log_probs[:, BLANK_ID + 1 :].logsumexp(1).exp()
-    letters = log_probs[:, WORD_BOUNDARY_ID + 1 :].logsumexp(1).exp()
+    speech = _posterior_mass(log_probs[:, BLANK_ID + 1 :])
+    letters = _posterior_mass(log_probs[:, WORD_BOUNDARY_ID + 1 :])
     speaking, sounding = (speech > ACTIVE).tolist(), (letters > ACTIVE).tolist()
     head, tail, least, pause = (_frames(s, frame_shift) for s in (MAX_HEAD, MAX_TAIL, MIN_WORD, PAUSE))
     bounds = [list(core) for core in cores]
@@ -211,7 +272,7 @@ def word_bounds(
             if end <= start:  # in the middle of the blanks left
                 end = start = (end + start) // 2
             else:  # where they overlap, at the least speech-like frame (which goes to word i)
-                end = start = start + int(torch.argmin(speech[start:end]).item())
+                end = start = start + int(np.argmin(speech[start:end]))
         if i:
             bounds[i - 1][1] = end
         if i < len(cores):
@@ -220,18 +281,19 @@ def word_bounds(
 
 
 def word_timings(
-    log_probs: torch.Tensor,
+    log_probs: Any,
     token_ids: Sequence[int],
     tokens: Sequence[str],
     frame_shift: float,
     utterance_id: str | None = None,
 ) -> list[WordTiming]:
-    """Words of a hypothesis with start, end (s) and confidence.
+    """Words of a hypothesis with start, end (s) and confidence; ``log_probs`` (T, V), an array or a tensor.
 
     ``token_ids`` are a hypothesis's tokens (``|`` between words; leading,
     trailing or repeated ``|`` are harmless), ``tokens`` the token list.
     An empty hypothesis gives no words.
     """
+    log_probs = as_numpy(log_probs)
     spans = align_tokens(log_probs, token_ids, utterance_id)
     words = split_words(spans)
     timings = [_timing(log_probs, word, tokens, frame_shift) for word in words]
@@ -242,13 +304,14 @@ def word_timings(
 
 
 def char_timings(
-    log_probs: torch.Tensor,
+    log_probs: Any,
     token_ids: Sequence[int],
     tokens: Sequence[str],
     frame_shift: float,
     utterance_id: str | None = None,
 ) -> list[WordTiming]:
     """Characters of a hypothesis (not ``|``) with start, end (s) and confidence."""
+    log_probs = as_numpy(log_probs)
     spans = align_tokens(log_probs, token_ids, utterance_id)
     return [
         _timing(log_probs, [span], tokens, frame_shift) for word in split_words(spans) for span in word

@@ -1,4 +1,4 @@
-"""CTC beam search with flashlight's decoder, through torchaudio.
+"""CTC beam search with flashlight's decoder (:mod:`.flashlight`), on numpy arrays.
 
 Three modes, chosen by what is given:
 
@@ -27,12 +27,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-import torch
-from torchaudio.models.decoder import CTCHypothesis, ctc_decoder
+import numpy as np
 
 from asr.data.text import BLANK, WORD_BOUNDARY, Tokenizer
+from asr.decode.arrays import as_numpy
+from asr.decode.flashlight import FlashlightSearch, SearchResult, SearchSettings
 from asr.decode.lm import BOS, EOS, UNK, arpa_vocabulary, read_arpa
 
 logger = logging.getLogger(__name__)
@@ -173,34 +174,30 @@ def vocabulary_mismatch(decoder_units: Iterable[str], lm_units: Iterable[str]) -
     return sorted(lm_set - decoder_set), sorted(decoder_set - lm_set)
 
 
-def close_last_word(log_probs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def close_last_word(log_probs: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Append to each utterance of ``(B, T, V)`` log_probs one frame where ``|`` is certain.
 
     Lexicon spellings end in ``|`` and the model never emits one after the
     last word; the extra frame lets that word finish at no cost.
     """
     batch, _, vocab = log_probs.shape
-    closing = torch.full((vocab,), _IMPOSSIBLE, dtype=log_probs.dtype)
+    closing = np.full(vocab, _IMPOSSIBLE, dtype=log_probs.dtype)
     closing[1] = 0.0
-    closed = torch.cat([log_probs, closing.expand(batch, 1, vocab)], dim=1)
-    closed[torch.arange(batch), lengths] = closing
-    return closed.contiguous(), lengths + 1
+    closed = np.concatenate([log_probs, np.broadcast_to(closing, (batch, 1, vocab))], axis=1)
+    closed[np.arange(batch), lengths] = closing
+    return np.ascontiguousarray(closed), lengths + 1
 
 
-def _emitted(hypothesis: CTCHypothesis, num_frames: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _emitted(hypothesis: SearchResult, num_frames: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Tokens and frames the decoder emitted, without its start and end states.
 
     flashlight's token path has one entry per frame plus a silence state
-    before frame 0 and after the last frame, so torchaudio's timesteps are
-    frame + 1, and a leading and a trailing ``|`` may be search states only.
-    Frames from ``num_frames`` on, such as :func:`close_last_word`'s, are
-    not the model's and are dropped too.
+    before frame 0 and after the last frame, so its steps are frame + 1, and
+    a leading and a trailing ``|`` may be search states only.  Frames from
+    ``num_frames`` on, such as :func:`close_last_word`'s, are not the
+    model's and are dropped too.
     """
-    pairs = [
-        (token, step - 1)
-        for token, step in zip(hypothesis.tokens.tolist(), hypothesis.timesteps.tolist())
-        if 1 <= step <= num_frames
-    ]
+    pairs = [(token, step - 1) for token, step in zip(hypothesis.tokens, hypothesis.steps) if 1 <= step <= num_frames]
     return tuple(t for t, _ in pairs), tuple(f for _, f in pairs)
 
 
@@ -276,30 +273,18 @@ class BeamSearchDecoder:
         else:
             units = tokens[1:]
         self.lm_only, self.unknown_to_lm = self._check_lm(lm, units)
+        self.nbest = options.nbest
+        settings = SearchSettings(options.beam_size, options.beam_size_token, options.beam_threshold,
+                                  options.lm_weight, options.word_score, options.unk_score, options.sil_score)
         with tempfile.TemporaryDirectory() as directory, _silenced(), _load_errors(lm):
-            self._decoder = ctc_decoder(
-                lexicon=str(lexicon) if lexicon is not None else None,
-                tokens=list(tokens),
-                lm=str(lm) if lm is not None else None,
-                lm_dict=self._token_lm_dict(Path(directory)) if lm is not None and lexicon is None else None,
-                nbest=options.nbest,
-                beam_size=options.beam_size,
-                beam_size_token=options.beam_size_token,
-                beam_threshold=options.beam_threshold,
-                lm_weight=options.lm_weight,
-                word_score=options.word_score,
-                unk_score=options.unk_score,
-                sil_score=options.sil_score,
-                blank_token=BLANK,
-                sil_token=WORD_BOUNDARY,
-                unk_word=UNK,
-            )
+            lm_dict = self._token_lm_dict(Path(directory)) if lm is not None and lexicon is None else None
+            self._search = FlashlightSearch(tokens, lexicon, lm, lm_dict, settings, WORD_BOUNDARY, UNK)
 
     def _token_lm_dict(self, directory: Path) -> str:
         """The tokens, one a line in id order, as the LM dictionary.
 
-        Without it torchaudio maps LM indices through a dictionary built from
-        a hash map, whose order is not the token order: a character LM would
+        Without it the LM's indices would follow a dictionary built from a
+        hash map, whose order is not the token order: a character LM would
         then score every token as some other character.
         """
         path = directory / "lm_dict.txt"
@@ -325,37 +310,32 @@ class BeamSearchDecoder:
             )
         return tuple(lm_only), tuple(unknown)
 
-    def _hypothesis(self, hypothesis: CTCHypothesis, num_frames: int) -> Hypothesis:
+    def _hypothesis(self, hypothesis: SearchResult, num_frames: int) -> Hypothesis:
         tokens, frames = _emitted(hypothesis, num_frames)
         text = " ".join(hypothesis.words) if self.uses_lexicon else self.tokenizer.decode(tokens)
-        return Hypothesis(text, float(hypothesis.score), tokens, frames)
+        return Hypothesis(text, hypothesis.score, tokens, frames)
 
-    def decode(
-        self, log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
-    ) -> list[list[Hypothesis]]:
+    def decode(self, log_probs: Any, lengths: Any = None) -> list[list[Hypothesis]]:
         """The ``nbest`` hypotheses, best first, for each utterance.
 
-        ``log_probs`` is ``(T, V)`` for one utterance or ``(B, T, V)`` with
-        ``lengths`` (default: all ``T``) for a padded batch; the result has
-        one list per utterance either way.
+        ``log_probs`` (a numpy array or a torch tensor) is ``(T, V)`` for one
+        utterance or ``(B, T, V)`` with ``lengths`` (default: all ``T``) for a
+        padded batch; the result has one list per utterance either way.
         """
+        log_probs = as_numpy(log_probs)
         if log_probs.ndim == 2:
-            log_probs = log_probs.unsqueeze(0)
+            log_probs = log_probs[np.newaxis]
         if log_probs.ndim != 3 or log_probs.shape[-1] != len(self.tokenizer):
             raise ValueError(
                 f"log_probs must be (T, {len(self.tokenizer)}) or (B, T, {len(self.tokenizer)}), "
                 f"got {tuple(log_probs.shape)}"
             )
         batch, frames, _ = log_probs.shape
-        lengths = torch.as_tensor(lengths if lengths is not None else [frames] * batch, dtype=torch.long).cpu()
+        lengths = as_numpy(lengths if lengths is not None else [frames] * batch, np.int64)
         if lengths.shape != (batch,) or bool((lengths < 0).any()) or bool((lengths > frames).any()):
             raise ValueError(f"lengths must be {batch} values in [0, {frames}], got {lengths.tolist()}")
-        emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
-        search_lengths = lengths
-        if self.uses_lexicon:
-            emissions, search_lengths = close_last_word(emissions, lengths)
-        results = self._decoder(emissions, search_lengths)
+        emissions, search_lengths = close_last_word(log_probs, lengths) if self.uses_lexicon else (log_probs, lengths)
         return [
-            [self._hypothesis(h, int(length)) for h in hypotheses]
-            for hypotheses, length in zip(results, lengths.tolist())
+            [self._hypothesis(h, int(length)) for h in self._search.search(emissions[b, :searched])[: self.nbest]]
+            for b, (length, searched) in enumerate(zip(lengths.tolist(), search_lengths.tolist()))
         ]

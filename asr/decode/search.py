@@ -2,32 +2,35 @@
 
 Greedy and beam search return the same :class:`asr.decode.beam_search.Hypothesis`,
 so everything downstream (N-best lists, word timings, CTM) serves both.
+Log-probs are numpy arrays or torch tensors (:func:`asr.decode.arrays.as_numpy`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-import torch
+import numpy as np
 
 from asr.config import load_config
 from asr.data.text import Tokenizer
+from asr.decode.arrays import as_numpy
 from asr.decode.beam_search import BeamSearchDecoder, BeamSearchOptions, Hypothesis, check_paths
 
 
-def greedy_path(log_probs: torch.Tensor) -> tuple[list[int], list[int]]:
+def greedy_path(log_probs: np.ndarray) -> tuple[list[int], list[int]]:
     """Best-path token ids of one (T, V) utterance (repeats merged, blanks removed) and their start frames."""
-    ids, counts = torch.unique_consecutive(log_probs.argmax(dim=-1), return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts
-    kept = [(int(t), int(s)) for t, s in zip(ids, starts) if t != 0]
+    best = log_probs.argmax(axis=-1)
+    starts = np.flatnonzero(np.diff(best, prepend=-1))  # where each run of one token begins
+    kept = [(int(best[s]), int(s)) for s in starts if best[s] != 0]
     return [t for t, _ in kept], [s for _, s in kept]
 
 
-def ctc_greedy(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+def ctc_greedy(log_probs: Any, lengths: Any) -> list[list[int]]:
     """Best-path token ids for each utterance of a padded (B, T, V) batch."""
-    return [greedy_path(log_probs[b, : int(lengths[b])])[0] for b in range(log_probs.shape[0])]
+    log_probs, lengths = as_numpy(log_probs), as_numpy(lengths, np.int64)
+    return [greedy_path(log_probs[b, : lengths[b]])[0] for b in range(log_probs.shape[0])]
 
 
 @dataclass
@@ -51,15 +54,16 @@ class DecodeConfig:
             raise ValueError("a lexicon or LM needs mode 'beam'")
 
 
-Decoder = Callable[[torch.Tensor], list[Hypothesis]]
+Decoder = Callable[[Any], list[Hypothesis]]
 
 
 def make_decoder(tokenizer: Tokenizer, config: DecodeConfig) -> Decoder:
-    """A function from one utterance's (T, V) log-probs to its N-best hypotheses."""
+    """A function from one utterance's (T, V) log-probs (array or tensor) to its N-best hypotheses."""
     if config.mode == "greedy":
-        def greedy(log_probs: torch.Tensor) -> list[Hypothesis]:
+        def greedy(log_probs: Any) -> list[Hypothesis]:
+            log_probs = as_numpy(log_probs)
             ids, starts = greedy_path(log_probs)
-            score = float(log_probs.max(dim=-1).values.sum())
+            score = float(log_probs.max(axis=-1).sum())
             return [Hypothesis(tokenizer.decode(ids), score, tuple(ids), tuple(starts))]
 
         return greedy

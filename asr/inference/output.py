@@ -1,6 +1,6 @@
 """Transcript writers: plain text, JSON shaped as whisper's, CTM, SRT, WebVTT and TSV.
 
-Pure functions from a :class:`asr.inference.recognizer.Transcript` to text, so the
+Pure functions from a :class:`asr.inference.transcriber.Transcript` to text, so the
 CLI, the Python API and tests share them.  The timed formats cut the words
 into the same segments (:func:`segments`: at most 10 words, a new one after a
 pause of more than 1 s): JSON's ``segments``, the SRT and VTT cues and the TSV
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from asr.decode.alignment import WordTiming, ctm_lines
-from asr.inference.recognizer import Transcript
+from asr.inference.transcriber import Transcript
 
 FORMATS = ("txt", "json", "ctm", "srt", "vtt", "tsv")
 TIMED_FORMATS = ("ctm", "srt", "vtt", "tsv")  # need word times: speech models only

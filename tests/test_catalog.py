@@ -1,0 +1,53 @@
+"""The bundled models by name: resolution, cards, and `asr models`."""
+
+import json
+import shutil
+
+import pytest
+
+from asr.cli import main
+from asr.inference import bundled_models, describe_model, resolve_model
+from asr.inference.catalog import MODELS_DIR
+
+
+def test_the_an4_model_is_bundled_with_its_card():
+    models = bundled_models()
+    assert "an4" in models and models["an4"].path == MODELS_DIR / "an4.pt"
+    facts = describe_model(models["an4"])
+    assert facts["kind"] == "speech" and "16000 Hz" in facts["input"]
+    assert facts["characters"] == 27  # a-z, the apostrophe and the word separator
+    assert "lexicon of" in facts["decoding"] and "LM" in facts["decoding"]
+    assert facts["language"] == "en" and "WER" in facts["test"]
+
+
+def test_names_resolve_to_bundled_files_and_paths_stay_paths(tmp_path, monkeypatch):
+    assert resolve_model("an4") == MODELS_DIR / "an4.pt"
+    assert resolve_model(None) == MODELS_DIR / "an4.pt"
+    own = tmp_path / "mine.pt"
+    own.write_bytes(b"x")
+    assert resolve_model(own) == own
+    # A user's own file named like a bundled model is theirs, not the bundled one.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "an4").write_bytes(b"x")
+    assert resolve_model("an4").resolve() == (tmp_path / "an4").resolve()
+
+
+def test_an_unknown_name_lists_the_bundled_models(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^nosuch: no such model file, and not a bundled model \(bundled: an4"):
+        resolve_model("nosuch")
+
+
+def test_a_model_without_a_card_is_listed_from_its_file(tmp_path):
+    shutil.copy(MODELS_DIR / "an4.pt", tmp_path / "plain.pt")
+    models = bundled_models(tmp_path)
+    assert list(models) == ["plain"] and models["plain"].card == {}
+    assert describe_model(models["plain"])["kind"] == "speech"
+
+
+def test_asr_models_lists_text_and_json(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("an4\n") and "decoding:" in out and "path:" in out
+    assert main(["models", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["name"] == "an4" and rows[0]["path"].endswith("an4.pt")
