@@ -22,7 +22,8 @@ ALL_ON = dict(trim=1.0, reverb=1.0, noise=1.0, gain=1.0, narrowband=1.0, rooms=2
 @pytest.mark.parametrize("values, message", [
     ({"noise": 1.5}, "noise must be a probability"),
     ({"snr_db": (20.0, 5.0)}, "snr_db must be \\[low, high\\]"),
-    ({"rooms": 0}, "rooms must be at least 1"),
+    ({"rooms": 0}, "rooms and start_epoch must be at least 1"),
+    ({"start_epoch": 0}, "rooms and start_epoch must be at least 1"),
     ({"rt60": (0.0, 0.5)}, "rt60 > 0"),
 ])
 def test_bad_settings_are_refused(values, message):
@@ -124,5 +125,17 @@ def test_training_with_every_degradation_runs_and_resumes_identically(mini_data,
               on_epoch_end=stop_after_first)
     resumed = train(config, mini_data / "train", mini_data / "dev", tmp_path / "b", resume=True)
     a, b = read_checkpoint(straight), read_checkpoint(resumed)
+    for name, tensor in a["model"].items():
+        torch.testing.assert_close(tensor, b["model"][name], rtol=0, atol=0)
+
+
+def test_no_augmentation_before_start_epoch(mini_data, tmp_path):
+    """Noise on every utterance, but only from epoch 3 on: two epochs train exactly as without it."""
+    tiny = {"model": {"hidden": 16, "layers": 1, "dropout": 0.1}, "epochs": 2, "warmup_steps": 2,
+            "max_frames": 3000, "keep_best": 1, "threads": 1}
+    plain = train(from_dict(TrainConfig, tiny), mini_data / "train", mini_data / "dev", tmp_path / "a", resume=False)
+    later = train(from_dict(TrainConfig, {**tiny, "wave_augment": {"noise": 1.0, "start_epoch": 3}}),
+                  mini_data / "train", mini_data / "dev", tmp_path / "b", resume=False)
+    a, b = read_checkpoint(plain), read_checkpoint(later)
     for name, tensor in a["model"].items():
         torch.testing.assert_close(tensor, b["model"][name], rtol=0, atol=0)

@@ -178,7 +178,9 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
     # Ranks draw different dropout and augmentation; one process keeps the seed it always had.
     torch.manual_seed((config.seed * 100003 + epoch) * world.size + world.rank)
     rng = np.random.default_rng([config.seed, epoch, world.rank])  # the waveform degradations'
-    augmented = None if data.augmenter is None else lambda utt: data.augmenter.features_of(utt, rng)
+    augmented = None
+    if data.augmenter is not None and epoch >= config.wave_augment.start_epoch:
+        augmented = lambda utt: data.augmenter.features_of(utt, rng)  # noqa: E731
     learner.net.train()
     loss_sum, utts, frames = 0.0, 0, 0
     shard = shard_batches(bucket_batches(data.lengths, config.max_frames, config.max_batch, True, config.seed + epoch),
