@@ -31,6 +31,10 @@ COMMANDS = (
 )
 
 
+# The modules of the 'torch' extra: a command that needs them says so in one line when they are missing.
+TORCH_MODULES = ("torch", "torchaudio")
+
+
 # What `asr --help` says before the command list: for users, not the developers' docstring above.
 DESCRIPTION = """\
 Speech and handwriting recognition with BiLSTM-CTC models: transcribe
@@ -131,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         # First: it is an OSError, which the clause below would report.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush must not fail again
         return 128 + signal.SIGPIPE
+    except ModuleNotFoundError as error:
+        if error.name not in TORCH_MODULES:
+            raise
+        # The core install (no torch) runs ONNX models and scoring; training, .pt models and export need the extra.
+        print(f"asr {args.command}: error: this needs PyTorch, which is not installed: pip install 'asr[torch]' "
+              "(an ONNX model from `asr export --onnx` transcribes without it)", file=sys.stderr)
+        return 1
     except (ValueError, OSError, JobError) as error:
         # Bad input, a file that cannot be read or written (a directory, no permission, a full disk), or a failed
         # parallel job (named with its log): one line, never a traceback.

@@ -51,3 +51,18 @@ def test_asr_models_lists_text_and_json(capsys):
     assert main(["models", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["name"] == "an4" and rows[0]["path"].endswith("an4.pt")
+
+
+def test_a_command_that_needs_torch_says_so_in_one_line_without_it(tmp_path):
+    """The core install has no torch: `asr models` (which reads .pt files) and a .pt transcription say what to
+    install, in one line, not a traceback."""
+    import subprocess
+    import sys
+
+    block = "import sys; sys.modules['torch'] = None; from asr.cli import main; sys.exit(main(sys.argv[1:]))"
+    for argv in (["models"], ["transcribe", "--vad", "energy", str(tmp_path / "a.wav")]):
+        result = subprocess.run([sys.executable, "-c", block, *argv], capture_output=True, text=True)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"asr {argv[0]}: error: this needs PyTorch, which is not installed: pip install 'asr[torch]' "
+            "(an ONNX model from `asr export --onnx` transcribes without it)"]

@@ -187,15 +187,9 @@ def run(args: argparse.Namespace) -> int:
         model = load_onnx_model(args.model, max_segment=args.max_segment, word_timings=args.format != "txt",
                                 vad=vad, threads=args.threads)
     else:
-        try:
-            from asr.inference import load_model
+        from asr.inference import load_model
 
-            set_threads(args.threads)
-        except ModuleNotFoundError as error:
-            if error.name != "torch":
-                raise
-            raise ValueError(f"{args.model or 'the bundled an4 model'}: a .pt model needs PyTorch: pip install "
-                             "'asr[torch]', or transcribe with an ONNX export (asr export --onnx)") from None
+        set_threads(args.threads)
         model = load_model(args.model, device=args.device, max_segment=args.max_segment,
                            word_timings=args.format != "txt", vad=vad)
     if args.format == "all":  # a handwriting model has no times: txt and json only
