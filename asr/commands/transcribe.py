@@ -19,6 +19,7 @@ failed.  SRT, VTT and TSV hold one input a file: several inputs need
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -172,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
     onnx = bool(args.model) and Path(args.model).suffix == ".onnx"
+    if not onnx and importlib.util.find_spec("torch") is None:  # the core install: say that first, not the VAD
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
     vad = check_vad(args.vad or ("energy" if onnx else DEFAULT_VAD), "--vad")  # and a missing package neither
     check_paths(lexicon=args.lexicon, lm=args.lm)
     out_dir = Path(args.output_dir) if args.output_dir else None
