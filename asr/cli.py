@@ -31,8 +31,8 @@ COMMANDS = (
 )
 
 
-# The modules of the 'torch' extra: a command that needs them says so in one line when they are missing.
-TORCH_MODULES = ("torch", "torchaudio")
+# The modules of the 'torch' extra (pyproject.toml): a command that needs one says so in one line when it is missing.
+TORCH_MODULES = ("torch", "torchaudio", "onnx", "matplotlib", "scipy", "pyroomacoustics", "silero_vad")
 
 
 # What `asr --help` says before the command list: for users, not the developers' docstring above.

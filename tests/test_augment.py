@@ -33,6 +33,7 @@ def test_bad_settings_are_refused(values, message):
 
 def test_the_config_reads_from_yaml_values_and_is_off_by_default():
     assert not WaveAugmentConfig().active
+    assert WaveAugmentConfig(snr_db=[5, 20]).snr_db == (5, 20)  # a list from Python compares as YAML's tuple
     config = from_dict(TrainConfig, {"wave_augment": {"noise": 0.5, "snr_db": [5, 20]}})
     assert config.wave_augment.active and config.wave_augment.snr_db == (5.0, 20.0)
 
@@ -49,6 +50,9 @@ def test_every_degradation_at_once_on_real_audio(an4_wavs):
     samples = read_audio(an4_wavs[0])
     others = [read_audio(path) for path in an4_wavs[1:4]]
     config = WaveAugmentConfig(**{**ALL_ON, "trim": 0.0})  # trimming changes the length: see the training test
+    loud = degrade_waveform(samples * 100, 16000, WaveAugmentConfig(gain=1.0, gain_db=(15.0, 15.0)),
+                            np.random.default_rng(0), [], lambda rng: [])
+    assert np.abs(loud).max() == 1.0  # the gain stage clips
     rirs = [degrade.room_impulse_response(0.3, 16000, np.random.default_rng(0))]
 
     def draw(seed):
@@ -56,7 +60,6 @@ def test_every_degradation_at_once_on_real_audio(an4_wavs):
 
     out = draw(1)
     assert out.dtype == np.float32 and len(out) == len(samples) and np.isfinite(out).all()
-    assert np.abs(out).max() <= 1.0  # the gain stage clips
     assert not np.array_equal(out, samples)
     np.testing.assert_array_equal(draw(1), out)  # the draw is the generator's alone
     assert not np.array_equal(draw(2), out)
@@ -127,6 +130,10 @@ def test_training_with_every_degradation_runs_and_resumes_identically(mini_data,
     a, b = read_checkpoint(straight), read_checkpoint(resumed)
     for name, tensor in a["model"].items():
         torch.testing.assert_close(tensor, b["model"][name], rtol=0, atol=0)
+    # And the augmentation did something: without it the same run ends elsewhere.
+    plain = train(from_dict(TrainConfig, {**tiny, "wave_augment": {}}), mini_data / "train", mini_data / "dev",
+                  tmp_path / "c", resume=False)
+    assert not torch.equal(read_checkpoint(plain)["model"]["output.weight"], a["model"]["output.weight"])
 
 
 def test_no_augmentation_before_start_epoch(mini_data, tmp_path):

@@ -148,3 +148,17 @@ def test_export_errors_are_one_line(tmp_path, capsys):
         assert main(["export", "--model", str(DEFAULT_MODEL), *argv]) != 0
         error = capsys.readouterr().err.strip()
         assert message in error and "\n" not in error
+
+
+def test_an_export_never_replaces_files_it_did_not_write(tmp_path, capsys):
+    """A user's own m.arpa (or m.json, m.onnx) beside --out is left alone, in one line; an earlier export is replaced."""
+    own = tmp_path / "m.arpa"
+    own.write_text("my own LM\n")
+    assert main(["export", "--model", str(DEFAULT_MODEL), "--out", str(tmp_path / "m.onnx"), "--onnx"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "m.arpa: exists and is not part of an earlier 'asr export --onnx'" in error and "\n" not in error
+    assert own.read_text() == "my own LM\n" and not (tmp_path / "m.onnx").exists()
+    own.unlink()
+    for _ in range(2):  # the second export replaces the first's four files
+        assert main(["export", "--model", str(DEFAULT_MODEL), "--out", str(tmp_path / "m.onnx"), "--onnx"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.arpa", "m.json", "m.lexicon", "m.onnx"]

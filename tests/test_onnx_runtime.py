@@ -147,3 +147,12 @@ def test_bundle_errors_name_the_file(an4_export, tmp_path):
     onnx_path.write_bytes(b"not onnx")
     with pytest.raises(ValueError, match="^.*alone.onnx: onnxruntime cannot load it"):
         load_onnx_model(onnx_path)
+
+
+def test_the_cli_transcribes_an_onnx_model_without_torch(an4_export, test_wavs):
+    """`asr transcribe --model X.onnx` in a process where `import torch` fails: the core install."""
+    block = "import sys; sys.modules['torch'] = None; from asr.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.run([sys.executable, "-c", block, "transcribe", "--model", str(an4_export),
+                          *map(str, test_wavs[:2])], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert [line.split()[0] for line in run.stdout.splitlines()] == [str(w) for w in test_wavs[:2]]

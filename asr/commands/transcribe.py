@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
-    onnx = bool(args.model) and Path(args.model).suffix == ".onnx"
+    onnx = bool(args.model) and Path(args.model).suffix.lower() == ".onnx"
     if not onnx and importlib.util.find_spec("torch") is None:  # the core install: say that first, not the VAD
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
     vad = check_vad(args.vad or ("energy" if onnx else DEFAULT_VAD), "--vad")  # and a missing package neither

@@ -6,8 +6,9 @@ Kaldi tables (:mod:`.datadir`), audio (:mod:`.audio`) and line images
 of features (:mod:`.kinds`; as tensors :mod:`.frontend`), the feature stage
 (:mod:`.extract`), splitting and merging data dirs for parallel jobs
 (:mod:`.split`), tokens and text normalization (:mod:`.text`),
-length-bucketed batches (:mod:`.batching`) and one preparer per corpus
-(:mod:`.corpora`).  Imports nothing of asr but :mod:`asr.config`.
+length-bucketed batches (:mod:`.buckets`; padded, :mod:`.batching`),
+recording conditions (:mod:`.degrade`) drawn in training (:mod:`.augment`)
+and one preparer per corpus (:mod:`.corpora`).  Imports nothing of asr but :mod:`asr.config`.
 
 The names below are looked up on first use, so that the torch-free modules
 (text, audio, line images, kaldi_fbank, kinds) load without torch, for the

@@ -52,6 +52,8 @@ class WaveAugmentConfig:
     start_epoch: int = 1
 
     def __post_init__(self) -> None:
+        for name in ("trim_keep_ms", "rt60", "snr_db", "gain_db"):  # lists from the Python API, as YAML gives tuples
+            setattr(self, name, tuple(getattr(self, name)))
         for name in ("trim", "reverb", "noise", "babble", "gain", "narrowband", "telephone"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
@@ -96,7 +98,7 @@ def degrade_waveform(samples: np.ndarray, rate: int, config: WaveAugmentConfig, 
         samples = degrade.gain(samples, rng.uniform(*config.gain_db))
     if rng.random() < config.narrowband:
         if rng.random() < config.telephone:
-            samples = resample(degrade.telephone(samples, rate), 8000, rate)[: len(samples)]
+            samples = resample(degrade.telephone(samples, rate), degrade.TELEPHONE_RATE, rate)[: len(samples)]
         else:
             samples = degrade.band_limit(samples, rate)
     return samples.astype(np.float32, copy=False)

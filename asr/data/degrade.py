@@ -17,8 +17,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import pyroomacoustics
-import scipy.signal
 
 from asr.data.audio import check_samples, resample
 
@@ -111,6 +109,8 @@ def telephone(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     slope) and need the whole signal at once.
     """
     narrow = resample(_mono(samples), sample_rate, TELEPHONE_RATE)
+    import scipy.signal  # the 'torch' extra's, like everything training needs
+
     sos = scipy.signal.butter(4, TELEPHONE_BAND, btype="bandpass", fs=TELEPHONE_RATE, output="sos")
     return mu_law(scipy.signal.sosfilt(sos, narrow))
 
@@ -218,6 +218,8 @@ def room_impulse_response(rt60: float, sample_rate: int, rng: np.random.Generato
     linearly with it): about 0.05 s at 0.3 s, 0.3 s at 0.5 s, 1-3 s at 0.8 s
     on one core, most of it in small rooms that need many reflections.
     """
+    import pyroomacoustics  # the image method: the 'torch' extra's, asked for only when rooms are drawn
+
     if not 0 < rt60 < np.inf:
         raise ValueError(f"rt60 must be a positive number of seconds, got {rt60}")
     if sample_rate <= 0:
@@ -263,6 +265,8 @@ def reverberate(samples: np.ndarray, rir: np.ndarray) -> np.ndarray:
     samples = _mono(samples)
     rir = _mono(rir, "rir")
     delay = int(np.argmax(np.abs(rir)))
+    import scipy.signal
+
     wet = scipy.signal.fftconvolve(samples, rir)[delay : delay + len(samples)]
     wet_power = _power(wet)
     if wet_power == 0:

@@ -110,6 +110,7 @@ class FlashlightSearch:
 
     def search(self, emissions: np.ndarray) -> list[SearchResult]:
         """All final hypotheses of one utterance's ``(T, V)`` C-contiguous float32 emissions, best first."""
+        emissions = np.ascontiguousarray(emissions, dtype=np.float32)  # flashlight reads the raw memory
         frames, vocab = emissions.shape
         return [self._result(result) for result in self.decoder.decode(emissions.ctypes.data, frames, vocab)]
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import yaml
 
-from asr.data.features import FbankConfig
-from asr.inference.model_file import ModelFile
+from asr.data.kaldi_fbank import FbankConfig
 
 MODELS_DIR = Path(__file__).parents[1] / "models"
 DEFAULT_NAME = "an4"
@@ -61,6 +60,8 @@ def resolve_model(spec: str | Path | None, folder: Path = MODELS_DIR) -> Path:
 
 def describe(model: BundledModel) -> dict[str, Any]:
     """What a user needs to pick a model: kind, input, vocabulary, decoding, figures, from the file and its card."""
+    from asr.inference.model_file import ModelFile  # reading a .pt file needs torch; naming one does not
+
     spec = ModelFile.read(model.path)
     speech = isinstance(spec.features, FbankConfig)
     decoding = spec.decoding

@@ -120,4 +120,4 @@ def load_model(path: str | Path | None = None, config: DecodeConfig | None = Non
 def load_recognizer(path: str | Path, device: str | torch.device = "auto") -> Recognizer:
     """Load the model file at ``path`` (or a bundled model's name) on ``device``: :func:`load_model` for the
     decoding commands."""
-    return Recognizer(ModelFile.read(resolve_model(path)), device)
+    return Recognizer(ModelFile.read(resolve_model(path)), device, vad="energy")  # utterances are never cut

@@ -246,11 +246,11 @@ class Transcriber:
             raise AudioError(f"{result.source}: this is a speech model; images need a handwriting model")
         else:
             samples, native_rate = read_native(item, allow_pipe=allow_pipe)
+        if np.abs(samples).max() < SILENCE_PEAK:  # an error, so before the warnings
+            raise AudioError(f"{result.source}: silent audio (peak below -60 dBFS), nothing to transcribe")
         self.recording_warnings.check(result.source, samples, native_rate, rate)
         samples = resample(samples, native_rate, rate)
         result.duration = round(len(samples) / rate, 3)
-        if np.abs(samples).max() < SILENCE_PEAK:
-            raise AudioError(f"{result.source}: silent audio (peak below -60 dBFS), nothing to transcribe")
         return [(start / rate, self.features_of(samples[start:end]))
                 for start, end in segment(samples, rate, self.max_segment, self.vad)]
 

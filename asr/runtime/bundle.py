@@ -62,6 +62,26 @@ def beside(onnx_path: str | Path, part: str) -> Path:
     return Path(onnx_path).with_suffix(SUFFIXES[part])
 
 
+def check_replaceable(onnx_path: str | Path) -> None:
+    """Refuse (one line) to write an export at ``onnx_path`` where that would replace or delete files that an
+    earlier ``asr export --onnx`` did not write: NAME.onnx, .json, .lexicon or .arpa of the user's own.
+
+    Files of an earlier export are recognized by their JSON record (this format), and only they are replaced.
+    """
+    paths = [Path(onnx_path), *(beside(onnx_path, part) for part in SUFFIXES)]
+    present = [path for path in paths if path.exists()]
+    if not present:
+        return
+    json_path = beside(onnx_path, "json")
+    try:
+        ours = json.loads(json_path.read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        ours = False
+    if not ours:
+        raise ValueError(f"{present[0]}: exists and is not part of an earlier 'asr export --onnx' (no {json_path.name} "
+                         "of ours beside it): choose another --out, or move the file")
+
+
 def write_bundle(onnx_path: str | Path, tokens: Sequence[str], features: FeatureConfig, cmvn: np.ndarray,
                  subsampling: int, decoding: DecodeConfig | None = None, lexicon: str | None = None,
                  lm: str | None = None, info: dict[str, Any] | None = None) -> list[Path]:

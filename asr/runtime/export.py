@@ -23,7 +23,7 @@ import torch
 
 from asr.inference.model_file import ModelFile
 from asr.model import AcousticModel
-from asr.runtime.bundle import INPUTS, OUTPUTS, write_bundle
+from asr.runtime.bundle import INPUTS, OUTPUTS, check_replaceable, write_bundle
 from asr.runtime.graph import build_graph
 
 # The random batch the export is checked on: lengths of its utterances, in input frames.
@@ -83,6 +83,7 @@ def export_onnx(contents: ModelFile, out: str | Path, quantized: bool = False, s
         raise ValueError(f"{out}: an ONNX export is named NAME.onnx (its JSON, lexicon and LM go beside it)")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out}: cannot write it, no folder {out.parent}")
+    check_replaceable(out)
     weights = {name: tensor.float() for name, tensor in contents.weights.items()}
     graph = build_graph(contents.model, {name: tensor.numpy() for name, tensor in weights.items()})
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as folder:

@@ -35,7 +35,7 @@ from asr.config import from_dict, save_config, to_dict
 from asr.data.augment import WaveAugmentConfig, WaveAugmenter
 from asr.data.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances, shard_batches
 from asr.data.datadir import DataDir, validate_data_dir
-from asr.data.features import SpecAugmentConfig, spec_augment
+from asr.data.features import FbankConfig, SpecAugmentConfig, spec_augment
 from asr.data.frontend import FeatureConfig, load_feature_config, normalization
 from asr.data.images import ImageAugmentConfig, augment_images
 from asr.data.text import Tokenizer
@@ -318,6 +318,8 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
     features = load_feature_config(train_dir)
     cmvn = torch.tensor(kaldiio.load_mat(str(train_dir / "cmvn.ark")))
     tokenizer = Tokenizer.from_texts(train_data.text[k] for k in train_data.feats)
+    if config.wave_augment.active and not isinstance(features, FbankConfig):
+        raise ValueError(f"{train_dir}: wave_augment applies to audio (fbank features), not to images")
     # After the data checks: --overwrite must not remove a run for a training that cannot start.
     found = distributed.on_main(world, lambda: open_exp_dir(exp, resume, overwrite))
     if world.is_main:
