@@ -8,9 +8,8 @@ settings with the lexicon and LM texts), so that
 ``torch.save``'d mapping; its keys are known here and nowhere else.
 
 The model loaded for use, :class:`asr.inference.recognizer.Recognizer`, lives with
-transcription, above :mod:`asr.decode.search`; ``Recognizer`` and
-``load_recognizer`` are also answered here (looked up on first use) for the
-modules that import them from here.
+transcription, above :mod:`asr.decode.search`; its ONNX export is
+:mod:`asr.runtime`'s.
 """
 
 from __future__ import annotations
