@@ -63,7 +63,7 @@ def mini_data(mini_an4: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """train/dev/test data dirs of the mini AN4 tree, with fbank features."""
     from asr.data.corpora.an4 import prepare_an4
     from asr.data.extract import extract_features
-    from asr.data.features import FbankConfig
+    from asr.data.kaldi_fbank import FbankConfig
 
     out = tmp_path_factory.mktemp("data")
     prepare_an4(mini_an4, out, dev_speakers=2)

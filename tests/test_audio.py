@@ -101,7 +101,7 @@ def test_feature_stage_skips_non_finite_audio_and_runs_wav_scp_pipes(an4_wavs, t
     """A NaN recording is skipped and counted; a wav.scp pipe is still run."""
     from asr.data.datadir import validate_data_dir, write_data_dir
     from asr.data.extract import extract_features
-    from asr.data.features import FbankConfig
+    from asr.data.kaldi_fbank import FbankConfig
 
     source = {"a": f"cat {an4_wavs[0]} |", "b": str(float_wav(an4_wavs[1], tmp_path / "nan.wav", 0.5, np.nan))}
     write_data_dir(tmp_path / "src", source, {k: "A" for k in source}, {k: "spk" for k in source})

@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from asr.config import from_dict
-from asr.data.augment import WaveAugmentConfig, WaveAugmenter, degrade_waveform
 from asr.data.audio import read_audio
+from asr.data.augment import WaveAugmentConfig, WaveAugmenter, degrade_waveform
 from asr.data.batching import load_utterances
 from asr.data.datadir import validate_data_dir
-from asr.data.features import FbankConfig, fbank
-from asr.data.frontend import load_feature_config, normalization
+from asr.data.features import fbank
+from asr.data.frontend import normalization
+from asr.data.kaldi_fbank import FbankConfig
+from asr.data.kinds import load_feature_config
 from asr.data.text import Tokenizer
 from asr.inference.model_file import read_checkpoint
 from asr.train.loop import TrainConfig, train
@@ -104,7 +106,7 @@ def test_unreadable_audio_keeps_its_stored_features_with_one_warning(train_set, 
 
 
 def test_images_are_refused(train_set):
-    from asr.data.images import ImageConfig
+    from asr.data.line_images import ImageConfig
 
     data, _, cmvn, utts = train_set
     with pytest.raises(ValueError, match="applies to audio \\(fbank\\), not to images"):

@@ -4,8 +4,10 @@ import logging
 import pytest
 import torch
 
-from asr.data.batching import FeatureReader, Utterance, bucket_batches, ctc_min_frames, load_utterances
+from asr.data.batching import FeatureReader, Utterance, load_utterances
+from asr.data.buckets import bucket_batches
 from asr.data.datadir import validate_data_dir, write_table
+from asr.data.text import ctc_min_frames
 from asr.data.text import Tokenizer
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from asr.config import from_dict, load_config, to_dict
-from asr.data.images import ImageConfig
+from asr.data.line_images import ImageConfig
 from asr.decode.search import DecodeConfig
 from asr.train.loop import TrainConfig
 

@@ -38,7 +38,7 @@ def test_download_unpacks_cmu_sphere_tarball_once(an4_root, tmp_path, monkeypatc
 
     from asr.data.corpora import an4
     from asr.data.extract import extract_features
-    from asr.data.features import FbankConfig
+    from asr.data.kaldi_fbank import FbankConfig
 
     mini = make_mini_an4(an4_root, tmp_path / "mini", speakers=2, per_speaker=2, test=2)
     served = tmp_path / "cmu"

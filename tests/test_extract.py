@@ -3,7 +3,7 @@ import numpy as np
 
 from asr.data.datadir import read_table, validate_data_dir, write_data_dir
 from asr.data.extract import extract_features
-from asr.data.features import FbankConfig
+from asr.data.kaldi_fbank import FbankConfig
 
 
 def test_features_of_real_audio_with_a_corrupt_file_skipped(an4_wavs, tmp_path, caplog):
@@ -37,7 +37,7 @@ def test_line_images_with_bad_ones_skipped_and_counted(copiste_root, tmp_path, c
     from PIL import Image
 
     from asr.data.batching import load_utterances
-    from asr.data.images import ImageConfig
+    from asr.data.line_images import ImageConfig
     from asr.data.text import Tokenizer
 
     lines = sorted((copiste_root / "lines").glob("wikitexte_0014_2_00*.png"))[:2]

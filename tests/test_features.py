@@ -2,9 +2,8 @@ import numpy as np
 import torch
 
 from asr.data.audio import read_audio
-from asr.data.features import (
-    FbankConfig, SpecAugmentConfig, accumulate_cmvn, cmvn_from_stats, fbank, spec_augment, stack_frames,
-)
+from asr.data.features import SpecAugmentConfig, cmvn_from_stats, fbank, spec_augment, stack_frames
+from asr.data.kaldi_fbank import FbankConfig, accumulate_cmvn
 
 
 def kaldi_fbank_reference(samples: np.ndarray, bins: int = 80) -> np.ndarray:

@@ -15,8 +15,8 @@ import pytest
 from asr.cli import main
 from asr.data.datadir import load_feats, read_table, validate_data_dir, write_data_dir
 from asr.data.extract import extract_features
-from asr.data.features import FbankConfig
 from asr.data.frontend import compute_features
+from asr.data.kaldi_fbank import FbankConfig
 
 # Stands in for sox (not installed everywhere): records its arguments, one a line, and writes its
 # input unchanged, so that the speed stays 1 and the audio decodes as the original.

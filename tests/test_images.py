@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from asr.data.images import ImageAugmentConfig, ImageConfig, ImageError, augment_images, image_features, read_image
+from asr.data.images import ImageAugmentConfig, augment_images, image_features
+from asr.data.line_images import ImageConfig, ImageError, read_image
 
 LINE = "lines/imp_wikitexte_0022_001.png"  # "La Fédération du Laos de football est une association"
 
@@ -28,7 +29,7 @@ def test_contrast_stretch_is_independent_of_the_grey_levels(copiste_root):
 
 
 def test_deslant_finds_the_shear_that_was_added(copiste_root):
-    from asr.data.images import _shear, upright_slope
+    from asr.data.line_images import _shear, upright_slope
 
     ink = 1 - read_image(copiste_root / LINE)
     own = upright_slope(ink)  # the writer's own slant

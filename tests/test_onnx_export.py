@@ -14,9 +14,11 @@ import torch
 
 from asr.cli import main
 from asr.data.audio import read_audio
-from asr.data.features import FbankConfig, fbank
+from asr.data.features import fbank
 from asr.data.frontend import normalization
-from asr.data.images import ImageConfig, image_features, read_image
+from asr.data.images import image_features
+from asr.data.kaldi_fbank import FbankConfig
+from asr.data.line_images import ImageConfig, read_image
 from asr.data.text import BLANK, WORD_BOUNDARY
 from asr.inference import DEFAULT_MODEL, ModelFile
 from asr.model import AcousticModel, ModelConfig

@@ -16,7 +16,8 @@ import torchaudio
 import asr
 from asr.cli import main
 from asr.data.audio import read_audio
-from asr.data.features import FbankConfig, fbank
+from asr.data.features import fbank
+from asr.data.kaldi_fbank import FbankConfig
 from asr.data.kaldi_fbank import native_fbank
 from asr.decode import DecodeConfig
 from asr.inference import DEFAULT_MODEL, Recognizer

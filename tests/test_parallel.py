@@ -18,7 +18,7 @@ from asr.commands import decode as decode_command
 from asr.commands import features as features_command
 from asr.data.datadir import read_table, validate_data_dir
 from asr.data.extract import extract_features
-from asr.data.features import FbankConfig
+from asr.data.kaldi_fbank import FbankConfig
 from asr.data.split import assign_parts, split_data_dir
 from asr.launch import JobError, check_logs, parse_launcher, run_jobs
 from asr.parallel import command_actions, job_argv

@@ -11,7 +11,8 @@ from conftest import REPO, copy_recipe, make_mini_an4, run_recipe
 
 from asr.config import load_config
 from asr.data.audio import read_audio
-from asr.data.features import FbankConfig, fbank
+from asr.data.features import fbank
+from asr.data.kaldi_fbank import FbankConfig
 from asr.model import AcousticModel
 from asr.train.loop import TrainConfig
 

@@ -11,13 +11,13 @@ import torch
 import asr
 from asr.config import from_dict
 from asr.data.audio import read_audio, resample
-from asr.data.images import ImageConfig
+from asr.data.line_images import ImageConfig
 from asr.data.text import BLANK, WORD_BOUNDARY
 from asr.decode import DecodeConfig
 from asr.decode.alignment import WordTiming
 from asr.inference import InputNotFoundError, ModelFile, Recognizer
 from asr.inference.output import render, to_srt
-from asr.inference.recognizer import Transcript
+from asr.inference.transcriber import Transcript
 from asr.model import AcousticModel, ModelConfig
 from asr.train.checkpoint import average_checkpoints
 from asr.train.loop import TrainConfig, train

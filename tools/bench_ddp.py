@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from asr.config import from_dict
-from asr.data.batching import bucket_batches
+from asr.data.buckets import bucket_batches
 from asr.data.datadir import read_table, spk2utt, validate_data_dir, write_table
 from asr.data.split import is_utterance_table
 from asr.train.loop import TrainConfig

@@ -27,9 +27,10 @@ import torch
 
 from asr.config import load_config
 from asr.data.audio import read_audio
-from asr.data.batching import bucket_batches
+from asr.data.buckets import bucket_batches
 from asr.data.corpora.an4 import find_audio, read_transcription
-from asr.data.features import FbankConfig, accumulate_cmvn, cmvn_from_stats, fbank
+from asr.data.features import cmvn_from_stats, fbank
+from asr.data.kaldi_fbank import FbankConfig, accumulate_cmvn
 from asr.model import AcousticModel
 from asr.precision import amp_dtype, autocast, cpu_bf16_support
 from asr.train.loop import TrainConfig

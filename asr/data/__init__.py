@@ -23,7 +23,7 @@ from typing import Any
 # Public name -> the module that defines it.
 _HOMES = {
     "AudioError": "audio", "read_audio": "audio",
-    "bucket_batches": "batching",
+    "bucket_batches": "buckets",
     "read_table": "datadir", "validate_data_dir": "datadir", "write_table": "datadir",
     "write_text_atomically": "datadir",
     "extract_features": "extract", "in_place": "extract",

@@ -21,10 +21,12 @@ import torch
 
 from asr.data import degrade
 from asr.data.audio import AudioError, resample
-from asr.data.batching import Utterance, ctc_min_frames
+from asr.data.batching import Utterance
 from asr.data.datadir import DataDir
-from asr.data.features import FbankConfig, fbank
+from asr.data.features import fbank
 from asr.data.frontend import utterance_samples
+from asr.data.kaldi_fbank import FbankConfig
+from asr.data.text import ctc_min_frames
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from asr.data.buckets import bucket_batches  # noqa: F401 (re-exported)
+from asr.data.buckets import bucket_batches
 from asr.data.datadir import DataDir, load_feats
-from asr.data.text import Tokenizer, UnknownCharacterError, ctc_min_frames  # noqa: F401 (re-exported)
+from asr.data.text import Tokenizer, UnknownCharacterError, ctc_min_frames
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,10 @@ import numpy as np
 from asr.config import save_config
 from asr.data.audio import AudioError
 from asr.data.datadir import SOURCE_TABLES, Segment, spk2utt, validate_data_dir, write_table, writing
-from asr.data.features import accumulate_cmvn
-from asr.data.frontend import SOURCE_KIND, FeatureConfig, compute_features, kind_of
-from asr.data.images import ImageError
+from asr.data.frontend import compute_features
+from asr.data.kaldi_fbank import accumulate_cmvn
+from asr.data.kinds import SOURCE_KIND, FeatureConfig, kind_of
+from asr.data.line_images import ImageError
 from asr.progress import progress_bar
 
 log = logging.getLogger(__name__)

@@ -3,8 +3,7 @@
 Pure functions on tensors (in the style of ``torchaudio.functional``); the
 feature stage that writes ark/scp files lives in :mod:`asr.data.extract`.
 The settings and the CMVN arithmetic are numpy code shared with the
-torch-free runtime (:mod:`asr.data.kaldi_fbank`); their names are answered
-here too.
+torch-free runtime (:mod:`asr.data.kaldi_fbank`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from asr.data.kaldi_fbank import SAMPLE_SCALE, FbankConfig, accumulate_cmvn, check_length, cmvn_arrays  # noqa: F401
+from asr.data.kaldi_fbank import SAMPLE_SCALE, FbankConfig, check_length, cmvn_arrays
 
 
 def fbank(samples: np.ndarray | torch.Tensor, config: FbankConfig) -> torch.Tensor:

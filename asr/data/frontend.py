@@ -1,8 +1,7 @@
 """Features of one source as tensors, and the normalization before the model, for the torch stages.
 
 Which kind a data dir or model uses, and the normalization's arithmetic, are
-numpy code shared with the torch-free runtime (:mod:`asr.data.kinds`); their
-names are answered here too.
+numpy code shared with the torch-free runtime (:mod:`asr.data.kinds`).
 """
 
 from __future__ import annotations
@@ -15,10 +14,9 @@ import torch
 from asr.data.audio import AudioError, cut_segment, read_audio, speed_perturb
 from asr.data.datadir import Segment
 from asr.data.features import fbank
-from asr.data.images import ImageConfig, image_features, read_image
-from asr.data.kinds import (  # noqa: F401 (re-exported)
-    KINDS, SOURCE_KIND, FeatureConfig, feature_config_from_dict, kind_of, load_feature_config, normalization_arrays,
-)
+from asr.data.images import image_features
+from asr.data.kinds import FeatureConfig, normalization_arrays
+from asr.data.line_images import ImageConfig, read_image
 
 
 def normalization(config: FeatureConfig, cmvn: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,8 +1,7 @@
 """Line images as feature tensors, and their augmentation in training.
 
 Reading a line and turning it into frames is numpy code
-(:mod:`asr.data.line_images`, shared with the torch-free runtime); its names
-are answered here too, for the modules that import them from here.
+(:mod:`asr.data.line_images`, shared with the torch-free runtime).
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from asr.data.line_images import (  # noqa: F401 (re-exported)
-    IMAGE_SUFFIXES, ImageConfig, ImageError, _shear, deslant, image_frames, read_image, upright_slope,
-)
+from asr.data.line_images import ImageConfig, image_frames
 
 
 def image_features(grey: np.ndarray, config: ImageConfig) -> torch.Tensor:

@@ -17,15 +17,16 @@ from typing import Callable, TextIO
 import torch
 
 from asr.config import save_config
-from asr.data.batching import bucket_batches
+from asr.data.buckets import bucket_batches
 from asr.data.datadir import DataDir, load_feats, read_table, validate_data_dir, write_table
+from asr.data.kinds import KINDS, load_feature_config
+from asr.data.line_images import ImageConfig
 from asr.data.split import copy_settings, is_utterance_table, job_files, merge_tables
-from asr.data.frontend import KINDS, load_feature_config
-from asr.data.images import ImageConfig
 from asr.decode.alignment import char_timings, word_timings, write_ctm
 from asr.decode.beam_search import Hypothesis
 from asr.decode.search import DecodeConfig, make_decoder
-from asr.inference.recognizer import Recognizer, hypothesis_timings, load_recognizer
+from asr.inference.recognizer import Recognizer, load_recognizer
+from asr.inference.transcriber import hypothesis_timings
 from asr.progress import progress_bar
 
 # How Recognizer.log_probs batches features (its max_frames default, 64 utterances at most).

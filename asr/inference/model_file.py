@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from asr.config import from_dict, to_dict
-from asr.data.frontend import FeatureConfig, feature_config_from_dict, kind_of
+from asr.data.kinds import FeatureConfig, feature_config_from_dict, kind_of
 from asr.decode.search import DecodeConfig
 from asr.model import AcousticModel, ModelConfig
 

@@ -6,8 +6,7 @@ and the decoding settings; :func:`load_model` gives one, loaded once for
 many files, which it processes in batches.  Transcription itself (inputs,
 pieces of long recordings, search, word times: :class:`.transcriber.Transcriber`)
 is shared with the torch-free runtime (:mod:`asr.runtime`); this module
-adds torchaudio's fbank and the torch network.  Its names
-(:class:`.transcriber.Transcript`, ...) are answered here too.
+adds torchaudio's fbank and the torch network.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from asr.data.buckets import bucket_batches
 from asr.data.features import fbank
 from asr.data.frontend import normalization
 from asr.data.images import image_features
@@ -29,10 +27,7 @@ from asr.device import resolve_device
 from asr.inference.catalog import DEFAULT_NAME, MODELS_DIR, resolve_model
 from asr.inference.model_file import ModelFile
 from asr.inference.segmentation import DEFAULT_VAD
-from asr.inference.transcriber import (  # noqa: F401 (re-exported)
-    AUDIO_SUFFIXES, SILENCE_PEAK, Audio, InputNotFoundError, Transcriber, Transcript, array_samples,
-    hypothesis_timings,
-)
+from asr.inference.transcriber import Transcriber
 from asr.model import AcousticModel
 from asr.precision import amp_dtype, autocast
 
@@ -83,27 +78,15 @@ class Recognizer(Transcriber):
         return self.spec.decoding.unpack(self._assets.name)
 
     @torch.no_grad()
-    def log_probs(self, feats: Sequence[torch.Tensor], max_frames: int = 20000) -> list[torch.Tensor]:
-        """CTC log-probs (T', V) of each raw feature matrix, in batches of similar length.
-
-        An input shorter than the model's subsampling (a sliver of an image)
-        is padded with zeros (after normalization: the mean, or paper) to one
-        output frame instead of failing the whole batch.
-        """
-        least = self.spec.model.subsampling
-        normalized = [torch.nn.functional.pad((f - self.mean) * self.inv_std, (0, 0, 0, max(0, least - len(f))))
-                      for f in feats]
-        results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
-        for indices in bucket_batches([f.shape[0] for f in normalized], max_frames, 64, shuffle=False):
-            batch = torch.nn.utils.rnn.pad_sequence([normalized[i] for i in indices], batch_first=True)
-            lengths = torch.tensor([normalized[i].shape[0] for i in indices])
-            with autocast(self.device, self.dtype):
-                out, out_lengths = self.network(batch.to(self.device), lengths)
-            # Renormalized in float32: bfloat16 log-probs sum to 1 only within about 1%.  Decoders run on the CPU.
-            out = out.float().log_softmax(dim=-1).cpu()
-            for row, i in enumerate(indices):
-                results[i] = out[row, : out_lengths[row]]
-        return results
+    def forward(self, feats: Sequence[torch.Tensor], lengths: Sequence[int]) -> list[torch.Tensor]:
+        batch = torch.zeros(len(feats), max(lengths), feats[0].shape[1])
+        for row, f in enumerate(feats):
+            batch[row, : len(f)] = (f - self.mean) * self.inv_std
+        with autocast(self.device, self.dtype):
+            out, out_lengths = self.network(batch.to(self.device), torch.tensor(lengths))
+        # Renormalized in float32: bfloat16 log-probs sum to 1 only within about 1%.  Decoders run on the CPU.
+        out = out.float().log_softmax(dim=-1).cpu()
+        return [out[row, :length] for row, length in enumerate(out_lengths)]
 
 
 def load_model(path: str | Path | None = None, config: DecodeConfig | None = None, device: str = "auto",

@@ -9,7 +9,7 @@ shifted back to the recording's clock, rounded to the millisecond.  A
 handwriting model reads each image as one text line and gives text only (an
 image has no time axis).  A subclass says how features are computed and how
 they become log-probs (:meth:`Transcriber.features_of`,
-:meth:`Transcriber.log_probs`).  Numpy only: torch tensors given as inputs
+:meth:`Transcriber.forward`).  Numpy only: torch tensors given as inputs
 are recognized by their ``detach`` method.
 """
 
@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from asr.data.audio import AudioError, RecordingWarnings, check_samples, read_native, resample
+from asr.data.buckets import bucket_batches
 from asr.data.kinds import FeatureConfig
 from asr.data.line_images import IMAGE_SUFFIXES, ImageConfig, ImageError, read_image
 from asr.data.text import Tokenizer
@@ -121,13 +122,31 @@ class Transcriber:
         """(T, D) features of audio samples at the model's rate, or of a line image's grey levels."""
         raise NotImplementedError
 
-    def log_probs(self, feats: Sequence[Any]) -> list[Any]:
-        """CTC log-probs (T', V), an array or a tensor, of each feature matrix of :meth:`features_of`."""
+    def forward(self, feats: Sequence[Any], lengths: Sequence[int]) -> list[Any]:
+        """CTC log-probs (T', V), an array or a tensor, of one batch of raw feature matrices.
+
+        Each is normalized and zero-padded (after normalization: the mean, or
+        paper) to ``lengths`` (its own length, or the model's subsampling where
+        it is shorter) and to the batch's longest.
+        """
         raise NotImplementedError
 
     def carried_config(self) -> DecodeConfig:
         """The decoding the model carries (its lexicon, LM and tuned weights); greedy unless overridden."""
         return DecodeConfig()
+
+    def log_probs(self, feats: Sequence[Any], max_frames: int = 20000) -> list[Any]:
+        """CTC log-probs (T', V) of each raw feature matrix of :meth:`features_of`, in batches of similar length.
+
+        An input shorter than the model's subsampling (a sliver of an image)
+        is padded to one output frame instead of failing the whole batch.
+        """
+        lengths = [max(len(f), self.subsampling) for f in feats]
+        results: list[Any] = [None] * len(feats)
+        for indices in bucket_batches(lengths, max_frames, 64, shuffle=False):
+            for i, out in zip(indices, self.forward([feats[i] for i in indices], [lengths[i] for i in indices])):
+                results[i] = out
+        return results
 
     # The model's side.
 

@@ -15,7 +15,6 @@ from typing import Sequence
 import numpy as np
 import onnxruntime as ort
 
-from asr.data.buckets import bucket_batches
 from asr.data.kaldi_fbank import native_fbank
 from asr.data.kinds import normalization_arrays
 from asr.data.line_images import image_frames
@@ -71,24 +70,12 @@ class OnnxRecognizer(Transcriber):
     def carried_config(self) -> DecodeConfig:
         return self.bundle.decoding or DecodeConfig()
 
-    def log_probs(self, feats: Sequence[np.ndarray], max_frames: int = 20000) -> list[np.ndarray]:
-        """CTC log-probs (T', V) of each raw feature matrix, in batches of similar length.
-
-        As the torch recognizer does: normalized, and an input shorter than
-        the subsampling padded with zeros (the mean, or paper) to one output frame.
-        """
-        normalized = [(np.asarray(f, dtype=np.float32) - self.mean) * self.inv_std for f in feats]
-        normalized = [np.pad(f, ((0, max(0, self.subsampling - len(f))), (0, 0))) for f in normalized]
-        results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(feats)
-        for indices in bucket_batches([len(f) for f in normalized], max_frames, 64, shuffle=False):
-            lengths = np.array([len(normalized[i]) for i in indices], dtype=np.int64)
-            batch = np.zeros((len(indices), int(lengths.max()), normalized[indices[0]].shape[1]), dtype=np.float32)
-            for row, i in enumerate(indices):
-                batch[row, : lengths[row]] = normalized[i]
-            out, out_lengths = self.session.run(list(OUTPUTS), dict(zip(INPUTS, (batch, lengths))))
-            for row, i in enumerate(indices):
-                results[i] = out[row, : out_lengths[row]]
-        return results
+    def forward(self, feats: Sequence[np.ndarray], lengths: Sequence[int]) -> list[np.ndarray]:
+        batch = np.zeros((len(feats), max(lengths), feats[0].shape[1]), dtype=np.float32)
+        for row, f in enumerate(feats):
+            batch[row, : len(f)] = (np.asarray(f, dtype=np.float32) - self.mean) * self.inv_std
+        out, out_lengths = self.session.run(list(OUTPUTS), dict(zip(INPUTS, (batch, np.array(lengths, np.int64)))))
+        return [out[row, :length] for row, length in enumerate(out_lengths)]
 
 
 def load_onnx_model(path: str | Path, config: DecodeConfig | None = None, max_segment: float = 20.0,

@@ -33,11 +33,14 @@ from tqdm import tqdm
 
 from asr.config import from_dict, save_config, to_dict
 from asr.data.augment import WaveAugmentConfig, WaveAugmenter
-from asr.data.batching import Batch, FeatureReader, Utterance, bucket_batches, load_utterances, shard_batches
+from asr.data.batching import Batch, FeatureReader, Utterance, load_utterances, shard_batches
+from asr.data.buckets import bucket_batches
 from asr.data.datadir import DataDir, validate_data_dir
-from asr.data.features import FbankConfig, SpecAugmentConfig, spec_augment
-from asr.data.frontend import FeatureConfig, load_feature_config, normalization
+from asr.data.features import SpecAugmentConfig, spec_augment
+from asr.data.frontend import normalization
 from asr.data.images import ImageAugmentConfig, augment_images
+from asr.data.kaldi_fbank import FbankConfig
+from asr.data.kinds import FeatureConfig, load_feature_config
 from asr.data.text import Tokenizer
 from asr.decode.search import ctc_greedy
 from asr.device import resolve_device, set_threads
