@@ -127,11 +127,8 @@ def read_table(path: str | Path, allow_empty_value: bool = False) -> dict[str, s
 
 def write_table(path: str | Path, table: dict[str, str]) -> None:
     """Write ``id value`` lines sorted by id (Kaldi's ``LC_ALL=C sort``)."""
-    lines = [f"{key} {table[key]}\n" for key in sorted(table)]
-    tmp = Path(f"{path}.{os.getpid()}.tmp")  # per process: two commands may write the same split at once
-    with writing(path):
-        tmp.write_text("".join(lines), encoding="utf-8")
-        tmp.replace(path)
+    with writing(path):  # two commands may write the same split at once: each through its own temp file
+        write_text_atomically(path, "".join(f"{key} {table[key]}\n" for key in sorted(table)))
 
 
 @dataclass(frozen=True)
