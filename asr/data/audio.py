@@ -35,6 +35,7 @@ CLIPPED_SHARE = 0.001
 # within 30 dB of its loudest is mostly silence (AN4's utterances: 27% or more).
 QUIET_DBFS = -45.0
 ACTIVE_SHARE = 0.15
+FRAME_MS = 25.0  # the analysis frame of levels and speech activity, as fbank's window
 
 
 class AudioError(ValueError):
@@ -121,6 +122,23 @@ def resample(samples: np.ndarray, orig_rate: float, new_rate: float) -> np.ndarr
     return soxr.resample(samples, orig_rate, new_rate).astype(np.float32, copy=False)
 
 
+def frame_power_db(samples: np.ndarray, sample_rate: float) -> tuple[np.ndarray, int]:
+    """Mean power in dB relative to full scale (dBFS) of each 25 ms frame, and the frame length in samples.
+
+    Frames do not overlap and the last one may be short, so that every
+    sample counts; silent frames are -inf dB.  One measure serves the
+    recording checks (:func:`recording_problems`) and the levels of
+    :mod:`asr.data.degrade` (SNR, trimming), so both agree on what is quiet.
+    """
+    frame = max(1, round(FRAME_MS / 1000 * sample_rate))
+    if not len(samples):
+        return np.empty(0), frame
+    starts = np.arange(0, len(samples), frame)
+    energy = np.add.reduceat(np.square(samples, dtype=np.float64), starts)
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(energy / np.diff(np.append(starts, len(samples)))), frame
+
+
 def speed_perturb(samples: np.ndarray, factor: float) -> np.ndarray:
     """Play ``samples`` ``factor`` times faster, as ``sox speed``: tempo and pitch change.
 
@@ -149,10 +167,8 @@ def recording_problems(samples: np.ndarray, rate: float, model_rate: int) -> dic
     clipped = float((at_full_scale[1:] & at_full_scale[:-1]).mean()) if len(samples) > 1 else 0.0
     if clipped > CLIPPED_SHARE:
         problems["clipped"] = f"clipped ({100 * clipped:.1f}% of samples in runs at full scale)"
-    frame = max(1, int(rate * 0.025))
-    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
-    if len(frames):
-        level = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+    level, _ = frame_power_db(samples, rate)
+    if len(level):
         if level.max() < QUIET_DBFS:
             problems["quiet"] = f"very quiet (its loudest 25 ms at {level.max():.0f} dBFS)"
         active = float((level > level.max() - 30.0).mean())

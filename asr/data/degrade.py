@@ -18,9 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from asr.data.audio import check_samples, resample
+from asr.data.audio import check_samples, frame_power_db, resample
 
-FRAME_MS = 25.0  # the analysis frame of speech activity, as fbank's window
 TELEPHONE_RATE = 8000  # G.711's sampling rate
 # The voice band of an analogue telephone line (ITU-T G.712).
 TELEPHONE_BAND = (300.0, 3400.0)
@@ -54,18 +53,14 @@ def _power(samples: np.ndarray) -> float:
 def frame_levels(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     """Power in dB of each 25 ms frame relative to the loudest frame (0 dB), and the frame length in samples.
 
-    Frames do not overlap; the last one may be short.  Silent frames are
-    -inf dB.  An all-silent input has all frames at -inf, which callers must
-    treat as "no speech" (a level relative to nothing is meaningless).
+    Frames as :func:`asr.data.audio.frame_power_db`'s.  An all-silent input
+    has all frames at -inf, which callers must treat as "no speech" (a level
+    relative to nothing is meaningless).
     """
-    frame = max(1, round(FRAME_MS / 1000 * sample_rate))
-    starts = np.arange(0, len(samples), frame)
-    energy = np.add.reduceat(np.square(samples, dtype=np.float64), starts)
-    power = energy / np.diff(np.append(starts, len(samples)))
-    if power.max() == 0:
-        return np.full(len(power), -np.inf), frame
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(power / power.max()), frame
+    levels, frame = frame_power_db(samples, sample_rate)
+    if not len(levels) or levels.max() == -np.inf:
+        return np.full(len(levels), -np.inf), frame
+    return levels - levels.max(), frame
 
 
 def band_limit(samples: np.ndarray, sample_rate: int, narrow_rate: int = 8000) -> np.ndarray:
