@@ -2,6 +2,7 @@
 refused in one line naming the file and the fault (built here from the shipped model's contents)."""
 
 import errno
+import lzma
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -69,8 +70,8 @@ def _drop(key: str) -> Callable[[dict[str, Any]], Any]:
     (lambda values: values["state_dict"].update({"output.bias": torch.zeros(5)}),
      "weights do not fit the model config: misshapen output.bias (5,) (the model config wants (28,))"),
     (lambda values: values.update(tokens=values["tokens"][:-1]), "27 tokens, but the model has 28 outputs"),
-    (lambda values: values.update(format="asr-model-2"),
-     "made by a newer version of asr (format asr-model-2; this version reads asr-model-1)"),
+    (lambda values: values.update(format="asr-model-3"),
+     "made by a newer version of asr (format asr-model-3; this version reads asr-model-1 and asr-model-2)"),
 ])
 def test_damaged_and_newer_model_files_are_refused_in_one_line(shipped, tmp_path, capsys, change, message):
     values = _copy(shipped)
@@ -122,12 +123,16 @@ def test_average_refuses_a_model_file_in_place_of_its_checkpoint(shipped, tmp_pa
 
 
 def test_model_file_round_trip_keeps_the_carried_decoding_and_the_weights(tmp_path):
-    """The shipped file read and written again holds the same; its lexicon and LM unpack where they are used."""
+    """The shipped file (format 1: lexicon and LM as text) read and written again (format 2: compressed) holds
+    the same; its lexicon and LM unpack where they are used."""
     contents = ModelFile.read(SHIPPED)
     carried = contents.decoding
     assert isinstance(carried, CarriedDecoding) and carried.config.mode == "beam"
     assert carried.config.lexicon is None and carried.config.lm is None and carried.lexicon and carried.lm
     contents.write(tmp_path / "copy.pt")
+    stored = read_checkpoint(tmp_path / "copy.pt")
+    assert stored["format"] == "asr-model-2" and read_checkpoint(SHIPPED)["format"] == "asr-model-1"
+    assert isinstance(stored["decoding"]["lm"], bytes) and len(stored["decoding"]["lm"]) < len(carried.lm) / 3
     again = ModelFile.read(tmp_path / "copy.pt")
     assert (again.model, again.tokens, again.features, again.info) == (contents.model, contents.tokens,
                                                                       contents.features, contents.info)
@@ -146,7 +151,9 @@ def test_model_file_round_trip_keeps_the_carried_decoding_and_the_weights(tmp_pa
 @pytest.mark.parametrize("decoding, message", [
     ({"lm": "\\data\\"}, "no 'config' in the file"),
     ({"config": {"mode": "bem"}}, "mode must be 'greedy' or 'beam', got 'bem'"),
-    ({"config": {}, "lexicon": b"bytes"}, "the lexicon and LM must be text"),
+    ({"config": {}, "lexicon": b"bytes"}, "the lexicon is damaged (Input format not supported by decoder)"),
+    ({"config": {}, "lm": lzma.compress(b"\xff\xfe")}, "the LM is damaged ('utf-8' codec can't decode"),
+    ({"config": {}, "lm": ["\\data\\"]}, "the LM must be compressed text, got list"),
 ])
 def test_a_damaged_carried_decoding_is_refused_in_one_line(shipped, tmp_path, decoding, message):
     path = tmp_path / "model.pt"

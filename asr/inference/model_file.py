@@ -3,7 +3,7 @@
 A model file holds everything needed to go from audio to text: weights,
 model config, token list, feature config and CMVN statistics, and
 optionally the decoding it carries (`asr export --decode-config`: search
-settings with the lexicon and LM texts), so that
+settings with the lexicon and LM, compressed), so that
 ``asr transcribe --model FILE a.wav`` needs nothing else.  On disk it is a
 ``torch.save``'d mapping; its keys are known here and nowhere else.
 
@@ -14,6 +14,7 @@ transcription, above :mod:`asr.decode.search`; its ONNX export is
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import warnings
@@ -28,8 +29,11 @@ from asr.data.kinds import FeatureConfig, feature_config_from_dict, kind_of
 from asr.decode.search import DecodeConfig
 from asr.model import AcousticModel, ModelConfig
 
-VERSION = 1  # of the model file format; a newer asr may write newer ones
+VERSION = 2  # of the model file format; a newer asr may write newer ones
 FORMAT = f"asr-model-{VERSION}"
+# Format 2 holds the carried lexicon and LM xz-compressed (the copiste model's character 6-gram:
+# 5.9 MB of ARPA text, 1.4 MB so); format 1 held them as text, and its files are read as well.
+READS = ("asr-model-1", FORMAT)
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
@@ -145,17 +149,17 @@ class CarriedDecoding:
 class ModelFile:
     """A model file's contents, checked; :meth:`read` and :meth:`write` are the only code that knows its keys.
 
-    The on-disk mapping (format ``asr-model-1``)::
+    The on-disk mapping (format ``asr-model-2``)::
 
-        format        "asr-model-1"
+        format        "asr-model-2" (or "asr-model-1": lexicon and LM as text)
         model         ModelConfig fields
         tokens        token list, blank first
         feature_kind  "fbank" or "image" (absent in files from before images: fbank)
         features      FbankConfig or ImageConfig fields
         cmvn          Kaldi CMVN stats, 2 x (D+1); unused by image models
         info          training provenance, free form (``config``: the TrainConfig fields)
-        decoding      None (greedy), or {"config": DecodeConfig fields, "lexicon": text or None,
-                      "lm": ARPA text or None}
+        decoding      None (greedy), or {"config": DecodeConfig fields, "lexicon": xz-compressed
+                      UTF-8 text or None, "lm": xz-compressed ARPA or None}
         state_dict    the network's weights (float16 in files exported with --half)
 
     A training checkpoint keeps all but ``state_dict`` as its ``spec`` (see
@@ -193,7 +197,8 @@ class ModelFile:
             "cmvn": self.cmvn,
             "info": self.info,
             "decoding": None if self.decoding is None else {
-                "config": to_dict(self.decoding.config), "lexicon": self.decoding.lexicon, "lm": self.decoding.lm},
+                "config": to_dict(self.decoding.config), "lexicon": _packed(self.decoding.lexicon),
+                "lm": _packed(self.decoding.lm)},
         }
         return {**values, "state_dict": self.weights} if weights else values
 
@@ -201,11 +206,11 @@ class ModelFile:
     def from_dict(cls, values: Any, where: str, weights: bool = True) -> ModelFile:
         """The contents of a model file (or, without ``weights``, a checkpoint's spec); errors name ``where``."""
         found = values.get("format") if isinstance(values, dict) else None
-        if found != FORMAT:
+        if found not in READS:
             newer = re.fullmatch(r"asr-model-(\d+)", str(found))
             if newer and int(newer[1]) > VERSION:
                 raise ValueError(f"{where}: made by a newer version of asr "
-                                 f"(format {found}; this version reads {FORMAT})")
+                                 f"(format {found}; this version reads {' and '.join(READS)})")
             raise ValueError(f"{where}: not an asr model file ({_foreign(values, found)}); asr model files "
                              "are written by 'asr average' and 'asr export'")
         model = from_dict(ModelConfig, _part(values, "model", where), f"{where}:model")
@@ -249,9 +254,7 @@ def _carried_decoding(values: Any, where: str) -> CarriedDecoding | None:
         return None
     if not isinstance(values, dict):
         raise ValueError(f"{where}: expected a mapping, got {type(values).__name__}")
-    texts = {name: values.get(name) or None for name in ("lexicon", "lm")}
-    if not all(text is None or isinstance(text, str) for text in texts.values()):
-        raise ValueError(f"{where}: the lexicon and LM must be text")
+    texts = {name: _unpacked(values.get(name), where, label) for name, label in (("lexicon", "lexicon"), ("lm", "LM"))}
     config = _part(values, "config", where)
     if not isinstance(config, dict):
         raise ValueError(f"{where}: config: expected a mapping, got {type(config).__name__}")
@@ -259,3 +262,21 @@ def _carried_decoding(values: Any, where: str) -> CarriedDecoding | None:
     config = from_dict(DecodeConfig, {**config, "lexicon": None, "lm": None}, where)
     return CarriedDecoding(config, **texts)
 
+
+def _packed(text: str | None) -> bytes | None:
+    """A carried lexicon or LM as a model file holds it: xz-compressed UTF-8."""
+    return None if not text else lzma.compress(text.encode("utf-8"))
+
+
+def _unpacked(value: Any, where: str, label: str) -> str | None:
+    """A carried lexicon or LM (``label``) read back: xz-compressed (format 2) or text (format 1); None if none."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, bytes):
+        raise ValueError(f"{where}: the {label} must be compressed text, got {type(value).__name__}")
+    try:
+        return lzma.decompress(value).decode("utf-8")
+    except (lzma.LZMAError, UnicodeDecodeError) as error:
+        raise ValueError(f"{where}: the {label} is damaged ({error})") from None
