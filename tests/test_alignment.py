@@ -13,8 +13,7 @@ import torch
 
 import asr
 
-from asr.data.text import ctc_min_frames
-from asr.data.text import Tokenizer
+from asr.data.text import Tokenizer, ctc_min_frames
 from asr.decode.alignment import (
     MIN_WORD,
     WordTiming,

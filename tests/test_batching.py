@@ -7,8 +7,7 @@ import torch
 from asr.data.batching import FeatureReader, Utterance, load_utterances
 from asr.data.buckets import bucket_batches
 from asr.data.datadir import validate_data_dir, write_table
-from asr.data.text import ctc_min_frames
-from asr.data.text import Tokenizer
+from asr.data.text import Tokenizer, ctc_min_frames
 
 
 def test_ctc_min_frames_counts_blanks_between_repeats():

@@ -17,8 +17,7 @@ import asr
 from asr.cli import main
 from asr.data.audio import read_audio
 from asr.data.features import fbank
-from asr.data.kaldi_fbank import FbankConfig
-from asr.data.kaldi_fbank import native_fbank
+from asr.data.kaldi_fbank import FbankConfig, native_fbank
 from asr.decode import DecodeConfig
 from asr.inference import DEFAULT_MODEL, Recognizer
 from asr.runtime import export_onnx, load_onnx_model, read_bundle

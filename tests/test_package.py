@@ -13,6 +13,7 @@ import torch
 import asr
 from asr.cli import main as cli
 from asr.config import to_dict
+from asr.inference import model_file
 from asr.inference.model_file import CarriedDecoding, ModelFile, atomic_save, read_checkpoint
 from asr.inference.recognizer import load_recognizer
 from asr.train.checkpoint import average_checkpoints
@@ -132,7 +133,11 @@ def test_model_file_round_trip_keeps_the_carried_decoding_and_the_weights(tmp_pa
     contents.write(tmp_path / "copy.pt")
     stored = read_checkpoint(tmp_path / "copy.pt")
     assert stored["format"] == "asr-model-2" and read_checkpoint(SHIPPED)["format"] == "asr-model-1"
-    assert isinstance(stored["decoding"]["lm"], bytes) and len(stored["decoding"]["lm"]) < len(carried.lm) / 3
+    assert stored["decoding"]["lm"].dtype == torch.uint8 and len(stored["decoding"]["lm"]) < len(carried.lm) / 3
+    # The compressed LM is stored as it is (a tensor's raw bytes), not inflated by pickling.
+    lm_bytes = len(stored["decoding"]["lm"]) + len(stored["decoding"]["lexicon"])
+    assert (tmp_path / "copy.pt").stat().st_size < SHIPPED.stat().st_size - len(carried.lm) - len(carried.lexicon) \
+        + lm_bytes + 2**16
     again = ModelFile.read(tmp_path / "copy.pt")
     assert (again.model, again.tokens, again.features, again.info) == (contents.model, contents.tokens,
                                                                       contents.features, contents.info)
@@ -148,17 +153,36 @@ def test_model_file_round_trip_keeps_the_carried_decoding_and_the_weights(tmp_pa
     assert CarriedDecoding.from_config(config) == carried
 
 
-@pytest.mark.parametrize("decoding, message", [
-    ({"lm": "\\data\\"}, "no 'config' in the file"),
-    ({"config": {"mode": "bem"}}, "mode must be 'greedy' or 'beam', got 'bem'"),
-    ({"config": {}, "lexicon": b"bytes"}, "the lexicon is damaged (Input format not supported by decoder)"),
-    ({"config": {}, "lm": lzma.compress(b"\xff\xfe")}, "the LM is damaged ('utf-8' codec can't decode"),
-    ({"config": {}, "lm": ["\\data\\"]}, "the LM must be compressed text, got list"),
+def _xz(data: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(lzma.compress(data)), dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("version, decoding, message", [
+    (1, {"lm": "\\data\\"}, "no 'config' in the file"),
+    (1, {"config": {"mode": "bem"}}, "mode must be 'greedy' or 'beam', got 'bem'"),
+    (1, {"config": {}, "lexicon": b"bytes"}, "the lexicon must be text, got bytes"),
+    (2, {"config": {}, "lexicon": "A A"}, "the lexicon must be compressed text (a 1-D uint8 tensor), got str"),
+    (2, {"config": {}, "lm": torch.zeros(3)}, "the LM must be compressed text (a 1-D uint8 tensor), got a "
+                                              "torch.float32 tensor of shape (3,)"),
+    (2, {"config": {}, "lexicon": torch.arange(64, dtype=torch.uint8)},
+     "the lexicon is damaged (Input format not supported by decoder)"),
+    (2, {"config": {}, "lm": _xz(b"\\data\\")[:-8]}, "the LM is cut short or unpacks to over 2048 MiB"),
+    (2, {"config": {}, "lm": _xz(b"\xff\xfe")}, "the LM is damaged ('utf-8' codec can't decode"),
 ])
-def test_a_damaged_carried_decoding_is_refused_in_one_line(shipped, tmp_path, decoding, message):
+def test_a_damaged_carried_decoding_is_refused_in_one_line(shipped, tmp_path, version, decoding, message):
+    """Format 1 carries text, format 2 compressed bytes (a uint8 tensor): anything else is refused, naming it."""
     path = tmp_path / "model.pt"
-    torch.save({**shipped, "decoding": decoding}, path)
+    torch.save({**shipped, "format": f"asr-model-{version}", "decoding": decoding}, path)
     with pytest.raises(ValueError, match=f"^{re.escape(f'{path}:decoding: {message}')}"):
+        load_recognizer(path)
+
+
+def test_unpacking_a_carried_lm_stops_at_its_limit(shipped, tmp_path, monkeypatch):
+    """A small file that unpacks to a huge LM (damaged, or made to) is refused before it fills the memory."""
+    monkeypatch.setattr(model_file, "MAX_UNPACKED", 2**20)
+    path = tmp_path / "model.pt"
+    torch.save({**shipped, "format": "asr-model-2", "decoding": {"config": {}, "lm": _xz(bytes(2**20 + 1))}}, path)
+    with pytest.raises(ValueError, match="the LM is cut short or unpacks to over 1 MiB"):
         load_recognizer(path)
 
 

@@ -17,7 +17,6 @@ from typing import Callable, TextIO
 import torch
 
 from asr.config import save_config
-from asr.data.buckets import bucket_batches
 from asr.data.datadir import DataDir, load_feats, read_table, validate_data_dir, write_table
 from asr.data.kinds import KINDS, load_feature_config
 from asr.data.line_images import ImageConfig
@@ -28,9 +27,6 @@ from asr.decode.search import DecodeConfig, make_decoder
 from asr.inference.recognizer import Recognizer, load_recognizer
 from asr.inference.transcriber import hypothesis_timings
 from asr.progress import progress_bar
-
-# How Recognizer.log_probs batches features (its max_frames default, 64 utterances at most).
-_BATCH_FRAMES, _BATCH_UTTERANCES = 20000, 64
 
 
 def read_features(data_dir: str | Path, recognizer: Recognizer) -> tuple[list[str], list[torch.Tensor]]:
@@ -89,21 +85,9 @@ def data_dir_log_probs(
 
 
 def _log_probs(recognizer: Recognizer, feats: list[torch.Tensor], progress: bool) -> list[torch.Tensor]:
-    """:meth:`Recognizer.log_probs` of all ``feats``, batch by batch under a progress bar.
-
-    The batches are those it forms for all the features at once (a sliver
-    shorter than one output frame counted as padded to it), so the results
-    are the same as one call's.
-    """
-    least = recognizer.spec.model.subsampling
-    batches = bucket_batches([max(len(f), least) for f in feats], _BATCH_FRAMES, _BATCH_UTTERANCES, shuffle=False)
-    results: list[torch.Tensor] = [torch.empty(0)] * len(feats)
+    """:meth:`Recognizer.log_probs` of all ``feats``, batch by batch under a progress bar."""
     with progress_bar("acoustic model", len(feats), progress) as bar:
-        for indices in batches:
-            for i, log_probs in zip(indices, recognizer.log_probs([feats[i] for i in indices], _BATCH_FRAMES)):
-                results[i] = log_probs
-            bar.update(len(indices))
-    return results
+        return recognizer.log_probs(feats, on_batch=bar.update)
 
 
 def best_text(nbest: list[Hypothesis]) -> str:

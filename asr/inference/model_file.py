@@ -34,6 +34,7 @@ FORMAT = f"asr-model-{VERSION}"
 # Format 2 holds the carried lexicon and LM xz-compressed (the copiste model's character 6-gram:
 # 5.9 MB of ARPA text, 1.4 MB so); format 1 held them as text, and its files are read as well.
 READS = ("asr-model-1", FORMAT)
+MAX_UNPACKED = 2**31  # bytes a carried lexicon or LM may unpack to (ARPA files of large word LMs: hundreds of MB)
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
@@ -159,7 +160,7 @@ class ModelFile:
         cmvn          Kaldi CMVN stats, 2 x (D+1); unused by image models
         info          training provenance, free form (``config``: the TrainConfig fields)
         decoding      None (greedy), or {"config": DecodeConfig fields, "lexicon": xz-compressed
-                      UTF-8 text or None, "lm": xz-compressed ARPA or None}
+                      UTF-8 text as a uint8 tensor, or None, "lm": ARPA so, or None}
         state_dict    the network's weights (float16 in files exported with --half)
 
     A training checkpoint keeps all but ``state_dict`` as its ``spec`` (see
@@ -225,7 +226,7 @@ class ModelFile:
                                               f"{where}:features"),
             cmvn=_part(values, "cmvn", where),
             info=values.get("info") or {},
-            decoding=_carried_decoding(values.get("decoding"), f"{where}:decoding"),
+            decoding=_carried_decoding(values.get("decoding"), f"{where}:decoding", packed=found == FORMAT),
         )
         if weights:
             contents.weights = _part(values, "state_dict", where)
@@ -249,12 +250,13 @@ def _part(values: dict[str, Any], key: str, where: str) -> Any:
     return values[key]
 
 
-def _carried_decoding(values: Any, where: str) -> CarriedDecoding | None:
+def _carried_decoding(values: Any, where: str, packed: bool) -> CarriedDecoding | None:
     if not values:
         return None
     if not isinstance(values, dict):
         raise ValueError(f"{where}: expected a mapping, got {type(values).__name__}")
-    texts = {name: _unpacked(values.get(name), where, label) for name, label in (("lexicon", "lexicon"), ("lm", "LM"))}
+    texts = {name: _unpacked(values.get(name), where, label, packed)
+             for name, label in (("lexicon", "lexicon"), ("lm", "LM"))}
     config = _part(values, "config", where)
     if not isinstance(config, dict):
         raise ValueError(f"{where}: config: expected a mapping, got {type(config).__name__}")
@@ -263,20 +265,36 @@ def _carried_decoding(values: Any, where: str) -> CarriedDecoding | None:
     return CarriedDecoding(config, **texts)
 
 
-def _packed(text: str | None) -> bytes | None:
-    """A carried lexicon or LM as a model file holds it: xz-compressed UTF-8."""
-    return None if not text else lzma.compress(text.encode("utf-8"))
+def _packed(text: str | None) -> torch.Tensor | None:
+    """A carried lexicon or LM as a model file holds it: xz-compressed UTF-8, as a uint8 tensor.
+
+    A tensor is stored as its raw bytes; torch.save's pickle would store
+    ``bytes`` as a latin-1 string in UTF-8, half as large again.
+    """
+    return None if not text else torch.frombuffer(bytearray(lzma.compress(text.encode("utf-8"))), dtype=torch.uint8)
 
 
-def _unpacked(value: Any, where: str, label: str) -> str | None:
-    """A carried lexicon or LM (``label``) read back: xz-compressed (format 2) or text (format 1); None if none."""
-    if not value:
+def _unpacked(value: Any, where: str, label: str, packed: bool) -> str | None:
+    """A carried lexicon or LM (``label``) read back: ``packed`` (format 2) or text (format 1); None if none.
+
+    Unpacking stops at :data:`MAX_UNPACKED` bytes, so that a damaged or
+    crafted file cannot fill the memory.
+    """
+    if value is None or (isinstance(value, str) and not value):
         return None
-    if isinstance(value, str):
+    if not packed:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: the {label} must be text, got {type(value).__name__}")
         return value
-    if not isinstance(value, bytes):
-        raise ValueError(f"{where}: the {label} must be compressed text, got {type(value).__name__}")
+    if not (isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1):
+        raise ValueError(f"{where}: the {label} must be compressed text (a 1-D uint8 tensor), got "
+                         + (f"a {value.dtype} tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor)
+                            else type(value).__name__))
+    unpacker = lzma.LZMADecompressor()
     try:
-        return lzma.decompress(value).decode("utf-8")
+        text = unpacker.decompress(value.numpy().tobytes(), max_length=MAX_UNPACKED)
+        if not unpacker.eof:
+            raise ValueError(f"{where}: the {label} is cut short or unpacks to over {MAX_UNPACKED >> 20} MiB")
+        return text.decode("utf-8")
     except (lzma.LZMAError, UnicodeDecodeError) as error:
         raise ValueError(f"{where}: the {label} is damaged ({error})") from None

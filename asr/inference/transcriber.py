@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -135,17 +135,22 @@ class Transcriber:
         """The decoding the model carries (its lexicon, LM and tuned weights); greedy unless overridden."""
         return DecodeConfig()
 
-    def log_probs(self, feats: Sequence[Any], max_frames: int = 20000) -> list[Any]:
+    def log_probs(self, feats: Sequence[Any], max_frames: int = 20000,
+                  on_batch: Callable[[int], Any] | None = None) -> list[Any]:
         """CTC log-probs (T', V) of each raw feature matrix of :meth:`features_of`, in batches of similar length.
 
-        An input shorter than the model's subsampling (a sliver of an image)
-        is padded to one output frame instead of failing the whole batch.
+        Batches hold at most ``max_frames`` padded frames and 64 inputs.  An
+        input shorter than the model's subsampling (a sliver of an image) is
+        padded to one output frame instead of failing the whole batch.
+        ``on_batch`` is told the number of inputs of each batch done (a progress bar's ``update``).
         """
         lengths = [max(len(f), self.subsampling) for f in feats]
         results: list[Any] = [None] * len(feats)
         for indices in bucket_batches(lengths, max_frames, 64, shuffle=False):
             for i, out in zip(indices, self.forward([feats[i] for i in indices], [lengths[i] for i in indices])):
                 results[i] = out
+            if on_batch is not None:
+                on_batch(len(indices))
         return results
 
     # The model's side.
