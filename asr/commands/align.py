@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asr.commands.options import add_progress_argument
+from asr.commands.options import MODEL_HELP, add_progress_argument
 from asr.device import add_device_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file, from 'asr average' or 'asr export'")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="data dir with feats.scp (from 'asr features') and text")
     parser.add_argument("--out", required=True, help="output CTM file")
     parser.add_argument("--unit", choices=["word", "char"], default="word", help="time words or characters")

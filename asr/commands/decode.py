@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 
-from asr.commands.options import add_decode_arguments, add_progress_argument, model_decode_config
+from asr.commands.options import MODEL_HELP, add_decode_arguments, add_progress_argument, model_decode_config
 from asr.device import add_device_arguments
 from asr.parallel import add_arguments as add_parallel_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file, from 'asr average' or 'asr export'")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="data dir with feats.scp (from 'asr features')")
     parser.add_argument("--out", required=True, help="output dir: text, decode.yaml, decode.log, nbest.txt, ctm")
     add_decode_arguments(parser)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 
+from asr.commands.options import MODEL_HELP
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file from 'asr average'")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--out", required=True, help="exported model file")
     parser.add_argument("--decode-config", help="decode YAML to carry (e.g. from 'asr tune'), with its lexicon and LM "
                                                 "(default: none, the exported model decodes greedily)")

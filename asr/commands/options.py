@@ -28,6 +28,9 @@ BEAM_OPTIONS = {
 # --config's value for the decoding a model file carries (asr export --decode-config).
 CARRIED = "carried"
 
+# The --model help of the commands that read a model file.
+MODEL_HELP = "model file, from 'asr average' or 'asr export', or a bundled model's name (`asr models`)"
+
 
 def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
     """The search options: ``--config``, ``--mode``, ``--lexicon``, ``--lm`` and the beam-search settings."""

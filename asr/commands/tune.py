@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from asr.commands.options import add_decode_arguments, add_progress_argument, model_decode_config
+from asr.commands.options import MODEL_HELP, add_decode_arguments, add_progress_argument, model_decode_config
 from asr.device import add_device_arguments, set_threads
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file, from 'asr average' or 'asr export'")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="dev data dir with feats.scp and text (never a test set)")
     parser.add_argument("--out", required=True, help="output dir: tune.tsv (every grid point), decode.yaml (the best)")
     parser.add_argument("--grid", nargs="+", required=True, metavar="NAME=V1,V2",

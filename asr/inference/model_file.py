@@ -27,6 +27,7 @@ import torch
 from asr.config import from_dict, to_dict
 from asr.data.kinds import FeatureConfig, feature_config_from_dict, kind_of
 from asr.decode.search import DecodeConfig
+from asr.inference.catalog import resolve_model
 from asr.model import AcousticModel, ModelConfig
 
 VERSION = 2  # of the model file format; a newer asr may write newer ones
@@ -180,7 +181,9 @@ class ModelFile:
 
     @classmethod
     def read(cls, path: str | Path) -> ModelFile:
-        """A model file, its parts checked against each other, with one-line errors naming the file."""
+        """A model file (a path, or a bundled model's name: ``an4``), its parts checked against each other,
+        with one-line errors naming the file: every command that reads one takes a name as a path."""
+        path = resolve_model(path)
         return cls.from_dict(read_checkpoint(path), str(path))
 
     def write(self, path: str | Path) -> None:

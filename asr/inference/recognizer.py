@@ -24,7 +24,7 @@ from asr.data.frontend import normalization
 from asr.data.images import image_features
 from asr.decode.search import DecodeConfig
 from asr.device import resolve_device
-from asr.inference.catalog import DEFAULT_NAME, MODELS_DIR, resolve_model
+from asr.inference.catalog import DEFAULT_NAME, MODELS_DIR
 from asr.inference.model_file import ModelFile
 from asr.inference.segmentation import DEFAULT_VAD
 from asr.inference.transcriber import Transcriber
@@ -97,10 +97,11 @@ def load_model(path: str | Path | None = None, config: DecodeConfig | None = Non
     ``device``: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda;
     ``max_segment`` and ``vad``: how long recordings are cut (:func:`.segmentation.segment`).
     """
-    return Recognizer(ModelFile.read(resolve_model(path)), device, config, max_segment, word_timings, vad)
+    contents = ModelFile.read(DEFAULT_MODEL if path is None else path)
+    return Recognizer(contents, device, config, max_segment, word_timings, vad)
 
 
 def load_recognizer(path: str | Path, device: str | torch.device = "auto") -> Recognizer:
     """Load the model file at ``path`` (or a bundled model's name) on ``device``: :func:`load_model` for the
     decoding commands."""
-    return Recognizer(ModelFile.read(resolve_model(path)), device, vad="energy")  # utterances are never cut
+    return Recognizer(ModelFile.read(path), device, vad="energy")  # utterances are never cut
