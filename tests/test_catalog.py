@@ -8,6 +8,8 @@ import pytest
 from asr.cli import main
 from asr.inference import bundled_models, describe_model, resolve_model
 from asr.inference.catalog import MODELS_DIR
+from asr.inference.model_file import ModelFile
+from asr.scoring import score
 
 
 def test_the_an4_model_is_bundled_with_its_card():
@@ -20,8 +22,27 @@ def test_the_an4_model_is_bundled_with_its_card():
     assert facts["language"] == "en" and "WER" in facts["test"]
 
 
+def test_the_copiste_model_is_bundled_and_reads_real_test_lines(copiste_root, capsys):
+    """`asr transcribe --model copiste line.png`: the handwriting model by name, with its character LM, on
+    lines of writers it never saw (the corpus's test split), within its card's figures."""
+    models = bundled_models()
+    assert list(models) == ["an4", "copiste"]
+    assert models["copiste"].path.stat().st_size <= 10 * 10**6  # the issue's bound: 10 MB
+    facts = describe_model(models["copiste"])
+    assert facts["kind"] == "handwriting" and "64 pixels" in facts["input"]
+    assert facts["decoding"] == "beam, with its LM" and facts["language"] == "fr" and "CER" in facts["test"]
+    rows = [row.split("\t") for row in (copiste_root / "lines.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    test = [(copiste_root / image, text) for image, _, split, text in rows if split == "test"][:8]
+    assert main(["transcribe", "--model", "copiste", *(str(path) for path, _ in test)]) == 0
+    hyps = dict(line.split(" ", 1) for line in capsys.readouterr().out.splitlines())
+    result = score({str(path): text for path, text in test}, hyps, unit="char")
+    # The model's test CER is 8.6% with its LM; 8 lines (about 350 characters) vary, but not to 20%.
+    assert len(hyps) == 8 and result.totals.rate < 0.20
+
+
 def test_names_resolve_to_bundled_files_and_paths_stay_paths(tmp_path, monkeypatch):
     assert resolve_model("an4") == MODELS_DIR / "an4.pt"
+    assert ModelFile.read("copiste").tokens == ModelFile.read(MODELS_DIR / "copiste.pt").tokens  # decode, export...
     assert resolve_model(None) == MODELS_DIR / "an4.pt"
     own = tmp_path / "mine.pt"
     own.write_bytes(b"x")
@@ -51,6 +72,7 @@ def test_asr_models_lists_text_and_json(capsys):
     assert main(["models", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["name"] == "an4" and rows[0]["path"].endswith("an4.pt")
+    assert rows[1]["name"] == "copiste" and rows[1]["kind"] == "handwriting"
 
 
 def test_a_command_that_needs_torch_says_so_in_one_line_without_it(tmp_path):
