@@ -75,6 +75,6 @@ def describe(model: BundledModel) -> dict[str, Any]:
         "decoding": "greedy" if decoding is None else (
             f"{decoding.config.mode}" + (f", lexicon of {words} words" if words else "")
             + (", with its LM" if decoding.lm else "")),
-        "size_mb": round(model.path.stat().st_size / 2**20, 1),
+        "size_mib": round(model.path.stat().st_size / 2**20, 1),
         **model.card,
     }
