@@ -189,3 +189,28 @@ def test_pretrained_model_transcribes_an4_test_audio_with_its_lexicon_and_lm(an4
         assert all(w.word in lexicon for w in r.words) and " ".join(w.word for w in r.words) == r.text
     wer = score(refs, {utt: r.text for utt, r in results.items()}).totals
     assert wer.err / wer.ref_tokens < 0.2  # 4.0% on the whole test set
+
+
+def test_log_probs_batches_pads_short_inputs_and_reports_each_batch():
+    """The one batching loop of every recognizer: inputs in order, a sliver shorter than the subsampling padded to
+    it, batches within max_frames, and on_batch told each batch's size (data-dir decoding's progress bar)."""
+    from asr.data.kaldi_fbank import FbankConfig
+    from asr.inference.transcriber import Transcriber
+
+    class Lengths(Transcriber):
+        """Each input's 'log-probs' are the padded length forward was given, and the batch it came in."""
+
+        def __init__(self) -> None:
+            super().__init__([BLANK, WORD_BOUNDARY, "a"], FbankConfig(), subsampling=3)
+            self.batches: list[list[int]] = []
+
+        def forward(self, feats, lengths):
+            self.batches.append(list(lengths))
+            return [np.array([length, len(self.batches)]) for length in lengths]
+
+    model, told = Lengths(), []
+    feats = [np.zeros((n, 4), dtype=np.float32) for n in (50, 1, 40, 2, 45)]
+    out = model.log_probs(feats, max_frames=100, on_batch=told.append)
+    assert [int(o[0]) for o in out] == [50, 3, 40, 3, 45]  # in input order; 1 and 2 frames padded to 3
+    assert all(len(b) * max(b) <= 100 for b in model.batches) and len(model.batches) > 1
+    assert told == [len(b) for b in model.batches] and sum(told) == len(feats)
