@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from asr.data.features import stack_frames
+from asr.data.features import stack_frames, subtract_utterance_mean
 
 
 @dataclass
@@ -41,6 +41,12 @@ class ModelConfig:
     # back and added to the layer's output, so later layers refine them.
     inter_ctc_layers: tuple[int, ...] = ()
     self_condition: bool = False
+    # Subtract each utterance's mean frame from its (globally normalized) features first, as the
+    # network's first step so that every caller (training, decoding, the ONNX graph) does it: gain
+    # and a fixed channel become no change at all, where global CMVN alone leaves them as a shift
+    # the model must learn (audio: image features keep the paper at 0 without it).  In training,
+    # SpecAugment's time masks come before it and move the mean by their share of the frames.
+    utterance_mean: bool = False
 
     def __post_init__(self) -> None:
         self.conv_channels = tuple(self.conv_channels)
@@ -134,7 +140,7 @@ class ConvFrontEnd(nn.Module):
 
 
 class AcousticModel(nn.Module):
-    """Frame stacking -> optional conv front end -> N bidirectional layers -> linear -> log-softmax.
+    """Optional utterance mean -> frame stacking -> optional conv front end -> N bidirectional layers -> linear -> log-softmax.
 
     The intermediate CTC layers share the output layer with the last one (and
     with self-conditioning one projection back), so they add almost no weights.
@@ -163,6 +169,8 @@ class AcousticModel(nn.Module):
         With ``intermediate``, a third item: the log-probs of the
         ``inter_ctc_layers``, for their auxiliary CTC losses.
         """
+        if self.config.utterance_mean:
+            feats = subtract_utterance_mean(feats, lengths)
         x, lengths = stack_frames(feats, lengths, self.config.stack)
         if self.frontend is not None:
             x, lengths = self.frontend(x, lengths)

@@ -2,7 +2,14 @@ import numpy as np
 import torch
 
 from asr.data.audio import read_audio
-from asr.data.features import SpecAugmentConfig, cmvn_from_stats, fbank, spec_augment, stack_frames
+from asr.data.features import (
+    SpecAugmentConfig,
+    cmvn_from_stats,
+    fbank,
+    spec_augment,
+    stack_frames,
+    subtract_utterance_mean,
+)
 from asr.data.kaldi_fbank import FbankConfig, accumulate_cmvn
 
 
@@ -49,6 +56,25 @@ def test_cmvn_stats_match_numpy(an4_wavs):
     mean, inv_std = cmvn_from_stats(stats)
     np.testing.assert_allclose(mean, everything.mean(0), rtol=1e-5)
     np.testing.assert_allclose(inv_std, 1 / everything.std(0), rtol=1e-4)
+
+
+def test_utterance_mean_makes_real_audio_level_free_and_keeps_padding_zero(an4_wavs):
+    """A recording 25 dB quieter is the same features after the utterance mean, within the padded batch too."""
+    samples = read_audio(an4_wavs[0])
+    loud, quiet = fbank(samples, FbankConfig()), fbank(samples * 10 ** (-25 / 20), FbankConfig())
+    assert (loud - quiet).mean() > 5.0  # ln(10 ** 2.5) = 5.76 in every bin, less where the log floor is hit
+    other = fbank(read_audio(an4_wavs[1]), FbankConfig())
+    frames = max(len(loud), len(other))
+    batch = torch.zeros(3, frames, 80)
+    for row, feats in enumerate((loud, quiet, other)):
+        batch[row, : len(feats)] = feats
+    lengths = torch.tensor([len(loud), len(quiet), len(other)])
+    out = subtract_utterance_mean(batch, lengths)
+    torch.testing.assert_close(out[0], out[1], atol=1e-3, rtol=0)
+    for row, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(out[row, :length].mean(0), torch.zeros(80), atol=1e-4, rtol=0)
+        assert not out[row, length:].any()
+    torch.testing.assert_close(out[2, : len(other)], other - other.mean(0), atol=1e-4, rtol=0)
 
 
 def test_stack_frames():

@@ -27,6 +27,24 @@ def test_padded_batch_equals_each_sequence_alone(rnn, projection):
         torch.testing.assert_close(alone[0], log_probs[b, : out_lengths[b]], atol=1e-5, rtol=1e-5)
 
 
+def test_utterance_mean_model_ignores_a_constant_offset_and_the_padding():
+    """With utterance_mean, a level change (a constant added to each log mel bin) changes no output."""
+    torch.manual_seed(0)
+    model = AcousticModel(ModelConfig(input_dim=8, num_tokens=6, stack=2, hidden=16, layers=1,
+                                      utterance_mean=True)).eval()
+    feats, lengths = torch.randn(2, 30, 8), torch.tensor([30, 17])
+    feats[1, 17:] = 0
+    shifted = feats + torch.randn(2, 1, 8) * 3
+    shifted[1, 17:] = 0
+    log_probs, out_lengths = model(feats, lengths)
+    torch.testing.assert_close(model(shifted, lengths)[0], log_probs, atol=1e-5, rtol=1e-5)
+    alone, _ = model(feats[1:, :17], lengths[1:])
+    torch.testing.assert_close(alone[0], log_probs[1, : out_lengths[1]], atol=1e-5, rtol=1e-5)
+    plain = AcousticModel(ModelConfig(input_dim=8, num_tokens=6, stack=2, hidden=16, layers=1)).eval()
+    plain.load_state_dict(model.state_dict())
+    assert not torch.allclose(plain(shifted, lengths)[0], plain(feats, lengths)[0], atol=1e-3)
+
+
 def test_invalid_configs_are_rejected():
     with pytest.raises(ValueError, match="rnn must be"):
         ModelConfig(rnn="transformer")

@@ -124,9 +124,11 @@ def test_handwriting_model_exports_and_matches_torch_on_real_lines(handwriting_m
 @pytest.mark.parametrize("shape", [
     {"rnn": "gru", "stack": 3, "layers": 2},
     {"stack": 2, "layers": 3, "inter_ctc_layers": (1, 2), "self_condition": True},
+    {"stack": 1, "layers": 1, "utterance_mean": True, "conv_channels": (4,), "conv_pool": ((2, 3),)},
 ])
 def test_other_model_shapes_match_torch_on_real_audio(shape, an4_wavs, tmp_path):
-    """Frame stacking, GRU layers and self-conditioned intermediate CTC take their own paths through the graph."""
+    """Frame stacking, GRU layers, self-conditioned intermediate CTC and the utterance mean take their own paths
+    through the graph."""
     features = FbankConfig()
     config = ModelConfig(input_dim=features.dim, num_tokens=28, hidden=32, **shape)
     feats = [fbank(read_audio(w), features) for w in an4_wavs]

@@ -1,4 +1,4 @@
-"""Kaldi-compatible filterbank features, CMVN, frame stacking, SpecAugment.
+"""Kaldi-compatible filterbank features, CMVN, utterance mean, frame stacking, SpecAugment.
 
 Pure functions on tensors (in the style of ``torchaudio.functional``); the
 feature stage that writes ark/scp files lives in :mod:`asr.data.extract`.
@@ -54,6 +54,20 @@ def stack_frames(feats: torch.Tensor, lengths: torch.Tensor, stack: int) -> tupl
     frames = frames // stack * stack
     out = feats[:, :frames].reshape(batch, frames // stack, dim * stack)
     return out, torch.div(lengths, stack, rounding_mode="floor")
+
+
+def subtract_utterance_mean(feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Subtract from each (B, T, D) sequence its mean frame over its own length; padding stays zero.
+
+    A recording's level, and a fixed channel's colouring (a microphone, a
+    telephone line), add a constant to each log mel bin: this removes it, so
+    a model need not learn it from data.
+    """
+    valid = (torch.arange(feats.shape[1], device=feats.device) < lengths.to(feats.device).unsqueeze(1))
+    valid = valid.unsqueeze(2).to(feats.dtype)
+    frames = lengths.to(device=feats.device, dtype=feats.dtype).clamp(min=1).view(-1, 1, 1)
+    mean = (feats * valid).sum(dim=1, keepdim=True) / frames
+    return (feats - mean) * valid
 
 
 @dataclass

@@ -10,7 +10,7 @@ instead gives two ops per layer with gathers around them (and the traced
 graph of the legacy exporter did not match the model).  The graph:
 
     features (B, T, D) float32, normalized; lengths (B,) int64
-    -> frame stacking -> conv blocks (conv, batch norm, leaky ReLU, max pool,
+    -> utterance mean subtracted (if the config says) -> frame stacking -> conv blocks (conv, batch norm, leaky ReLU, max pool,
        masked past each length) -> time-major RNN layers -> output layer
     -> log_probs (B, T', V) float32; output_lengths (B,) int64
 
@@ -63,14 +63,28 @@ class _Graph:
         return f"{stem}_{self._count}"
 
 
-def _mask(graph: _Graph, x: str, lengths: str) -> str:
-    """Zero the frames of a (B, C, H, T) map at and past each sequence's length."""
-    frames = graph.op("Gather", graph.op("Shape", x), graph.const(3), axis=0)
+def _valid(graph: _Graph, x: str, time_axis: int, lengths: str) -> str:
+    """(B, T) float32: 1 for the frames of ``x`` (time on ``time_axis``) before each sequence's length, else 0."""
+    frames = graph.op("Gather", graph.op("Shape", x), graph.const(time_axis), axis=0)
     steps = graph.op("Range", graph.const(0), frames, graph.const(1))
     valid = graph.op("Less", graph.op("Unsqueeze", steps, graph.const([0])),
                      graph.op("Unsqueeze", lengths, graph.const([1])))
-    weights = graph.op("Unsqueeze", graph.op("Cast", valid, to=TensorProto.FLOAT), graph.const([1, 2]))
-    return graph.op("Mul", x, weights)
+    return graph.op("Cast", valid, to=TensorProto.FLOAT)
+
+
+def _mask(graph: _Graph, x: str, lengths: str) -> str:
+    """Zero the frames of a (B, C, H, T) map at and past each sequence's length."""
+    return graph.op("Mul", x, graph.op("Unsqueeze", _valid(graph, x, 3, lengths), graph.const([1, 2])))
+
+
+def _subtract_utterance_mean(graph: _Graph, x: str, lengths: str) -> str:
+    """Each (B, T, D) sequence minus its mean frame over its own length, padding zeroed, as
+    :func:`asr.data.features.subtract_utterance_mean`."""
+    weights = graph.op("Unsqueeze", _valid(graph, x, 1, lengths), graph.const([2]))  # (B, T, 1)
+    count = graph.op("Max", graph.op("Cast", lengths, to=TensorProto.FLOAT), graph.const(np.ones(1, np.float32)))
+    total = graph.op("ReduceSum", graph.op("Mul", x, weights), graph.const([1]), keepdims=1)  # (B, 1, D)
+    mean = graph.op("Div", total, graph.op("Unsqueeze", count, graph.const([1, 2])))
+    return graph.op("Mul", graph.op("Sub", x, mean), weights)
 
 
 def _gates(weight: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
@@ -106,6 +120,8 @@ def build_graph(config: ModelConfig, weights: dict[str, np.ndarray]) -> onnx.Mod
         raise ValueError(f"an LSTM with projection ({config.projection}) has no ONNX op; export a model without one")
     graph = _Graph()
     x, lengths = INPUTS
+    if config.utterance_mean:
+        x = _subtract_utterance_mean(graph, x, lengths)
     if config.stack > 1:  # (B, T, D) -> (B, T // stack, D * stack), as asr.data.features.stack_frames
         frames = graph.op("Gather", graph.op("Shape", x), graph.const(1), axis=0)
         kept = graph.op("Mul", graph.op("Div", frames, graph.const(config.stack)), graph.const(config.stack))
