@@ -41,11 +41,10 @@ class ModelConfig:
     # back and added to the layer's output, so later layers refine them.
     inter_ctc_layers: tuple[int, ...] = ()
     self_condition: bool = False
-    # Subtract each utterance's mean frame from its (globally normalized) features first, as the
-    # network's first step so that every caller (training, decoding, the ONNX graph) does it: gain
-    # and a fixed channel become no change at all, where global CMVN alone leaves them as a shift
-    # the model must learn (audio: image features keep the paper at 0 without it).  In training,
-    # SpecAugment's time masks come before it and move the mean by their share of the frames.
+    # Audio only: subtract each utterance's mean frame from its (globally normalized) features, as the
+    # network's first step so that every caller (training, decoding, the ONNX graph) does it.  A
+    # recording's level and a fixed channel then change nothing, where global CMVN alone leaves them
+    # as a shift the model must learn.  (Image features need their paper at 0, as they are.)
     utterance_mean: bool = False
 
     def __post_init__(self) -> None:

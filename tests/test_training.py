@@ -147,3 +147,42 @@ def test_epochs_below_one_are_refused(mini_data, tmp_path, capsys, epochs):
                 "--exp", str(tmp_path / "exp"), "--epochs", epochs]) == 1
     assert capsys.readouterr().err == f"asr train: error: epochs must be at least 1, got {epochs}\n"
     assert not (tmp_path / "exp").exists()
+
+
+def test_utterance_mean_training_loss_ignores_the_recording_level(an4_wavs):
+    """With model.utterance_mean, real utterances 25 dB quieter (their log mel features shifted) give the same
+    loss under the same SpecAugment masks: the masks stand for each utterance's own mean, not the corpus's."""
+    from asr.data.audio import read_audio
+    from asr.data.batching import Batch
+    from asr.data.features import fbank
+    from asr.data.kaldi_fbank import FbankConfig
+    from asr.model import AcousticModel
+    from asr.train.loop import compute_loss
+
+    config = from_dict(TrainConfig, {"model": {"input_dim": 80, "num_tokens": 5, "hidden": 8, "layers": 1,
+                                               "dropout": 0.0, "utterance_mean": True},
+                                     "spec_augment": {"time_masks": 2, "time_width": 0.2}})
+    net = AcousticModel(config.model)
+    feats = [fbank(read_audio(w), FbankConfig()) for w in an4_wavs[:2]]
+    lengths = torch.tensor([len(f) for f in feats])
+
+    def loss_of(gain_db: float) -> torch.Tensor:
+        batch = torch.zeros(2, int(lengths.max()), 80)
+        for row, f in enumerate(feats):
+            batch[row, : len(f)] = fbank(read_audio(an4_wavs[row]) * 10 ** (gain_db / 20), FbankConfig()) / 4
+        torch.manual_seed(0)  # the same masks
+        return compute_loss(net, Batch(["a", "b"], batch, lengths, torch.tensor([1, 2, 3, 4, 1]), torch.tensor([3, 2])),
+                            config, torch.device("cpu"), None)[0]
+
+    torch.testing.assert_close(loss_of(-25.0), loss_of(0.0), atol=1e-3, rtol=1e-3)
+
+
+def test_audio_only_settings_are_refused_for_images(mini_data, tmp_path, monkeypatch):
+    import asr.train.loop
+    from asr.data.line_images import ImageConfig
+
+    monkeypatch.setattr(asr.train.loop, "load_feature_config", lambda data_dir: ImageConfig())
+    config = from_dict(TrainConfig, {**TINY, "model": {**TINY["model"], "utterance_mean": True}})
+    with pytest.raises(ValueError, match="model.utterance_mean apply to audio"):
+        train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=False)
+    assert not (tmp_path / "exp").exists()

@@ -63,11 +63,10 @@ def subtract_utterance_mean(feats: torch.Tensor, lengths: torch.Tensor) -> torch
     telephone line), add a constant to each log mel bin: this removes it, so
     a model need not learn it from data.
     """
-    valid = (torch.arange(feats.shape[1], device=feats.device) < lengths.to(feats.device).unsqueeze(1))
-    valid = valid.unsqueeze(2).to(feats.dtype)
-    frames = lengths.to(device=feats.device, dtype=feats.dtype).clamp(min=1).view(-1, 1, 1)
-    mean = (feats * valid).sum(dim=1, keepdim=True) / frames
-    return (feats - mean) * valid
+    x = feats.float()  # sums of hundreds of frames: not in half precision
+    valid = (torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).unsqueeze(1)).unsqueeze(2).float()
+    mean = (x * valid).sum(dim=1, keepdim=True) / valid.sum(dim=1, keepdim=True).clamp(min=1)
+    return ((x - mean) * valid).to(feats.dtype)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from asr.data.augment import WaveAugmentConfig, WaveAugmenter
 from asr.data.batching import Batch, FeatureReader, Utterance, load_utterances, shard_batches
 from asr.data.buckets import bucket_batches
 from asr.data.datadir import DataDir, validate_data_dir
-from asr.data.features import SpecAugmentConfig, spec_augment
+from asr.data.features import SpecAugmentConfig, spec_augment, subtract_utterance_mean
 from asr.data.frontend import normalization
 from asr.data.images import ImageAugmentConfig, augment_images
 from asr.data.kaldi_fbank import FbankConfig
@@ -159,6 +159,8 @@ def compute_loss(net: torch.nn.Module, batch: Batch, config: TrainConfig, device
     if config.use_image_augment:
         feats = augment_images(feats, batch.lengths, config.image_augment)
     if config.use_spec_augment:
+        if config.model.utterance_mean:  # the masks' zeros then stand for the utterance's own mean, as they should
+            feats = subtract_utterance_mean(feats, batch.lengths)
         feats = spec_augment(feats, batch.lengths, config.spec_augment)
     with autocast(device, amp):
         log_probs, lengths, inter = net(feats.to(device), batch.lengths, intermediate=True)
@@ -321,8 +323,10 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
     features = load_feature_config(train_dir)
     cmvn = torch.tensor(kaldiio.load_mat(str(train_dir / "cmvn.ark")))
     tokenizer = Tokenizer.from_texts(train_data.text[k] for k in train_data.feats)
-    if config.wave_augment.active and not isinstance(features, FbankConfig):
-        raise ValueError(f"{train_dir}: wave_augment applies to audio (fbank features), not to images")
+    audio_only = [name for name, used in (("wave_augment", config.wave_augment.active),
+                                          ("model.utterance_mean", config.model.utterance_mean)) if used]
+    if audio_only and not isinstance(features, FbankConfig):
+        raise ValueError(f"{train_dir}: {' and '.join(audio_only)} apply to audio (fbank features), not to images")
     # After the data checks: --overwrite must not remove a run for a training that cannot start.
     found = distributed.on_main(world, lambda: open_exp_dir(exp, resume, overwrite))
     if world.is_main:
