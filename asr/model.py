@@ -139,7 +139,8 @@ class ConvFrontEnd(nn.Module):
 
 
 class AcousticModel(nn.Module):
-    """Optional utterance mean -> frame stacking -> optional conv front end -> N bidirectional layers -> linear -> log-softmax.
+    """Optional utterance mean -> frame stacking -> optional conv front end -> N bidirectional layers -> linear
+    -> log-softmax.
 
     The intermediate CTC layers share the output layer with the last one (and
     with self-conditioning one projection back), so they add almost no weights.

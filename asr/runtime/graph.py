@@ -10,8 +10,9 @@ instead gives two ops per layer with gathers around them (and the traced
 graph of the legacy exporter did not match the model).  The graph:
 
     features (B, T, D) float32, normalized; lengths (B,) int64
-    -> utterance mean subtracted (if the config says) -> frame stacking -> conv blocks (conv, batch norm, leaky ReLU, max pool,
-       masked past each length) -> time-major RNN layers -> output layer
+    -> utterance mean subtracted (if the config says) -> frame stacking
+    -> conv blocks (conv, batch norm, leaky ReLU, max pool, masked past each
+       length) -> time-major RNN layers -> output layer
     -> log_probs (B, T', V) float32; output_lengths (B,) int64
 
 Dropout is left out (inference), and a projection LSTM (``projection > 0``)
@@ -81,9 +82,10 @@ def _subtract_utterance_mean(graph: _Graph, x: str, lengths: str) -> str:
     """Each (B, T, D) sequence minus its mean frame over its own length, padding zeroed, as
     :func:`asr.data.features.subtract_utterance_mean`."""
     weights = graph.op("Unsqueeze", _valid(graph, x, 1, lengths), graph.const([2]))  # (B, T, 1)
-    count = graph.op("Max", graph.op("Cast", lengths, to=TensorProto.FLOAT), graph.const(np.ones(1, np.float32)))
+    count = graph.op("Max", graph.op("ReduceSum", weights, graph.const([1]), keepdims=1),
+                     graph.const(np.ones(1, np.float32)))  # (B, 1, 1) frames, at least 1
     total = graph.op("ReduceSum", graph.op("Mul", x, weights), graph.const([1]), keepdims=1)  # (B, 1, D)
-    mean = graph.op("Div", total, graph.op("Unsqueeze", count, graph.const([1, 2])))
+    mean = graph.op("Div", total, count)
     return graph.op("Mul", graph.op("Sub", x, mean), weights)
 
 
