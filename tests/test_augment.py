@@ -27,6 +27,7 @@ ALL_ON = dict(trim=1.0, reverb=1.0, noise=1.0, gain=1.0, narrowband=1.0, rooms=2
     ({"rooms": 0}, "rooms and start_epoch must be at least 1"),
     ({"start_epoch": 0}, "rooms and start_epoch must be at least 1"),
     ({"rt60": (0.0, 0.5)}, "rt60 > 0"),
+    ({"start_epoch": 5, "end_epoch": 4}, "end_epoch \\(4\\) must not come before start_epoch \\(5\\)"),
 ])
 def test_bad_settings_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
@@ -136,6 +137,28 @@ def test_training_with_every_degradation_runs_and_resumes_identically(mini_data,
     plain = train(from_dict(TrainConfig, {**tiny, "wave_augment": {}}), mini_data / "train", mini_data / "dev",
                   tmp_path / "c", resume=False)
     assert not torch.equal(read_checkpoint(plain)["model"]["output.weight"], a["model"]["output.weight"])
+
+
+@pytest.mark.parametrize("window, epochs", [({}, [1, 2, 3, 4]), ({"start_epoch": 2}, [2, 3, 4]),
+                                           ({"end_epoch": 2}, [1, 2]), ({"start_epoch": 2, "end_epoch": 3}, [2, 3])])
+def test_augmented_epochs_are_those_from_start_to_end_epoch(window, epochs):
+    config = WaveAugmentConfig(noise=1.0, **window)
+    assert [epoch for epoch in range(1, 5) if config.applies_to(epoch)] == epochs
+
+
+def test_training_degrades_audio_only_in_its_epochs(mini_data, tmp_path, monkeypatch):
+    """The loop asks the augmenter for audio in epoch 2 of 3 alone: the clean tail is clean."""
+    calls: list[int] = []
+    epoch_ends: list[int] = []
+    features_of = WaveAugmenter.features_of
+    monkeypatch.setattr(WaveAugmenter, "features_of", lambda self, utt, rng: calls.append(len(epoch_ends))
+                        or features_of(self, utt, rng))
+    tiny = {"model": {"hidden": 16, "layers": 1, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2,
+            "max_frames": 3000, "keep_best": 1, "threads": 1,
+            "wave_augment": {"noise": 1.0, "start_epoch": 2, "end_epoch": 2}}
+    train(from_dict(TrainConfig, tiny), mini_data / "train", mini_data / "dev", tmp_path / "a", resume=False,
+          on_epoch_end=lambda epoch, history: epoch_ends.append(epoch))
+    assert epoch_ends == [1, 2, 3] and calls and set(calls) == {1}  # every call between the ends of epochs 1 and 2
 
 
 def test_no_augmentation_before_start_epoch(mini_data, tmp_path):

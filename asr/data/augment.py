@@ -52,6 +52,9 @@ class WaveAugmentConfig:
     # The first augmented epoch: before it, CTC learns to align on clean audio (augmented from the first
     # epoch, the AN4 model left CTC's all-blank plateau about 5 epochs later than without augmentation).
     start_epoch: int = 1
+    # The last augmented epoch (None: every epoch to the end). Epochs after it, at the schedule's low learning
+    # rates, let the network settle on the clean audio it also has to recognize.
+    end_epoch: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("trim_keep_ms", "rt60", "snr_db", "gain_db"):  # lists from the Python API, as YAML gives tuples
@@ -67,6 +70,12 @@ class WaveAugmentConfig:
             raise ValueError("trim_keep_ms must be >= 0 and rt60 > 0")
         if self.rooms < 1 or self.start_epoch < 1:
             raise ValueError(f"rooms and start_epoch must be at least 1, got {self.rooms} and {self.start_epoch}")
+        if self.end_epoch is not None and self.end_epoch < self.start_epoch:
+            raise ValueError(f"end_epoch ({self.end_epoch}) must not come before start_epoch ({self.start_epoch})")
+
+    def applies_to(self, epoch: int) -> bool:
+        """Whether training epoch ``epoch`` (1-based) hears degraded audio."""
+        return self.start_epoch <= epoch and (self.end_epoch is None or epoch <= self.end_epoch)
 
     @property
     def active(self) -> bool:

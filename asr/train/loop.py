@@ -184,7 +184,7 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
     torch.manual_seed((config.seed * 100003 + epoch) * world.size + world.rank)
     rng = np.random.default_rng([config.seed, epoch, world.rank])  # the waveform degradations'
     augmented = None
-    if data.augmenter is not None and epoch >= config.wave_augment.start_epoch:
+    if data.augmenter is not None and config.wave_augment.applies_to(epoch):
         augmented = lambda utt: data.augmenter.features_of(utt, rng)  # noqa: E731
     learner.net.train()
     loss_sum, utts, frames = 0.0, 0, 0
