@@ -4,8 +4,12 @@ import json
 import shutil
 
 import pytest
+import soundfile
 
+import asr
 from asr.cli import main
+from asr.data import read_audio
+from asr.data.degrade import telephone
 from asr.inference import bundled_models, describe_model, resolve_model
 from asr.inference.catalog import MODELS_DIR
 from asr.inference.model_file import ModelFile
@@ -26,7 +30,7 @@ def test_the_copiste_model_is_bundled_and_reads_real_test_lines(copiste_root, ca
     """`asr transcribe --model copiste line.png`: the handwriting model by name, with its character LM, on
     lines of writers it never saw (the corpus's test split), within its card's figures."""
     models = bundled_models()
-    assert list(models) == ["an4", "copiste"]
+    assert list(models) == ["an4", "an4-robust", "copiste"]
     assert models["copiste"].path.stat().st_size <= 10 * 10**6  # the issue's bound: 10 MB
     facts = describe_model(models["copiste"])
     assert facts["kind"] == "handwriting" and "64 pixels" in facts["input"]
@@ -38,6 +42,32 @@ def test_the_copiste_model_is_bundled_and_reads_real_test_lines(copiste_root, ca
     result = score({str(path): text for path, text in test}, hyps, unit="char")
     # The model's test CER is 8.6% with its LM; 8 lines (about 350 characters) vary, but not to 20%.
     assert len(hyps) == 8 and result.totals.rate < 0.20
+
+
+def test_the_robust_an4_model_hears_telephone_calls_the_clean_one_does_not(an4_root, tmp_path):
+    """Real AN4 test utterances sent through a telephone line (8 kHz files, 300-3400 Hz, mu-law): the robust
+    model transcribes them within its card's figure, the clean one falls apart; both carry their word LM."""
+    models = bundled_models()
+    assert models["an4-robust"].path.stat().st_size <= 20 * 10**6  # the issue's bound for the shipped model
+    facts = describe_model(models["an4-robust"])
+    assert facts["kind"] == "speech" and "telephone" in facts["test"] and "LM" in facts["decoding"]
+    refs, calls = {}, []
+    for line in (an4_root / "etc" / "an4_test.transcription").read_text().splitlines()[:12]:
+        text, _, utt = line.rpartition(" (")
+        utt = utt.rstrip(")")
+        refs[utt] = text.strip()
+        wav = next((an4_root / "wav").glob(f"an4test_clstk/*/{utt}.wav"))
+        calls.append(tmp_path / f"{utt}.wav")
+        soundfile.write(calls[-1], telephone(read_audio(wav, 16000), 16000), 8000)
+    assert soundfile.info(calls[0]).samplerate == 8000
+
+    def wer(name: str) -> float:
+        results = list(asr.load_model(name).transcribe_files(calls))
+        assert all(r.error is None for r in results)
+        return score(refs, {path.stem: r.text for path, r in zip(calls, results)}).totals.rate
+
+    # On the whole test set: 8.4% for the robust model with its word LM, 170% for the clean one.
+    assert wer("an4-robust") < 0.25 and wer("an4") > 0.5
 
 
 def test_names_resolve_to_bundled_files_and_paths_stay_paths(tmp_path, monkeypatch):
