@@ -31,7 +31,7 @@ class BundledModel:
 def bundled_models(folder: Path = MODELS_DIR) -> dict[str, BundledModel]:
     """The shipped models by name, each with its card (empty where a model has none)."""
     models = {}
-    for path in sorted(folder.glob("*.pt")):
+    for path in sorted(folder.glob("*.pt"), key=lambda path: path.stem):  # an4 before an4-robust, as names sort
         card_path = path.with_suffix(".yaml")
         card = yaml.safe_load(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
         models[path.stem] = BundledModel(path.stem, path, card or {})
