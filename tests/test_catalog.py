@@ -46,7 +46,7 @@ def test_the_copiste_model_is_bundled_and_reads_real_test_lines(copiste_root, ca
 
 def test_the_robust_an4_model_hears_telephone_calls_the_clean_one_does_not(an4_root, tmp_path):
     """Real AN4 test utterances sent through a telephone line (8 kHz files, 300-3400 Hz, mu-law): the robust
-    model transcribes them within its card's figure, the clean one falls apart; both carry their word LM."""
+    model transcribes them near its card's figure, the clean one falls apart; both carry their word LM."""
     models = bundled_models()
     assert models["an4-robust"].path.stat().st_size <= 20 * 10**6  # the issue's bound for the shipped model
     facts = describe_model(models["an4-robust"])
