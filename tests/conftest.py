@@ -27,6 +27,17 @@ def an4_wavs(an4_root: Path) -> list[Path]:
     return sorted((an4_root / "wav" / "an4_clstk").glob("*/*.wav"))[:6]
 
 
+def an4_test_utterances(an4_root: Path, count: int) -> dict[str, tuple[str, Path]]:
+    """The first ``count`` real AN4 test utterances, in the corpus's order: id -> (reference text, wav file)."""
+    lines = (an4_root / "etc" / "an4_test.transcription").read_text().splitlines()[:count]
+    fileids = (an4_root / "etc" / "an4_test.fileids").read_text().split()[:count]
+    utterances = {}
+    for line, fileid in zip(lines, fileids):
+        text, _, utt = line.rpartition(" (")
+        utterances[utt.rstrip(")")] = (text.strip(), an4_root / "wav" / f"{fileid}.wav")
+    return utterances
+
+
 def make_mini_an4(an4_root: Path, dest: Path, speakers: int = 8, per_speaker: int = 4, test: int = 6) -> Path:
     """An AN4-layout tree with a handful of real utterances (links to the real wavs)."""
     from asr.data.corpora.an4 import speaker_of

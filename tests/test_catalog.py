@@ -14,6 +14,7 @@ from asr.inference import bundled_models, describe_model, resolve_model
 from asr.inference.catalog import MODELS_DIR
 from asr.inference.model_file import ModelFile
 from asr.scoring import score
+from conftest import an4_test_utterances
 
 
 def test_the_an4_model_is_bundled_with_its_card():
@@ -52,11 +53,8 @@ def test_the_robust_an4_model_hears_telephone_calls_the_clean_one_does_not(an4_r
     facts = describe_model(models["an4-robust"])
     assert facts["kind"] == "speech" and "telephone" in facts["test"] and "LM" in facts["decoding"]
     refs, calls = {}, []
-    for line in (an4_root / "etc" / "an4_test.transcription").read_text().splitlines()[:12]:
-        text, _, utt = line.rpartition(" (")
-        utt = utt.rstrip(")")
-        refs[utt] = text.strip()
-        wav = next((an4_root / "wav").glob(f"an4test_clstk/*/{utt}.wav"))
+    for utt, (text, wav) in an4_test_utterances(an4_root, 12).items():
+        refs[utt] = text
         calls.append(tmp_path / f"{utt}.wav")
         soundfile.write(calls[-1], telephone(read_audio(wav, 16000), 16000), 8000)
     assert soundfile.info(calls[0]).samplerate == 8000

@@ -21,6 +21,7 @@ from asr.inference.transcriber import Transcript
 from asr.model import AcousticModel, ModelConfig
 from asr.train.checkpoint import average_checkpoints
 from asr.train.loop import TrainConfig, train
+from conftest import an4_test_utterances
 
 TINY = {"model": {"hidden": 16, "layers": 1}, "epochs": 1, "warmup_steps": 1, "keep_best": 1, "threads": 1}
 
@@ -178,11 +179,9 @@ def test_pretrained_model_transcribes_an4_test_audio_with_its_lexicon_and_lm(an4
     model = asr.load_model()
     assert model.config.mode == "beam" and model.config.lexicon and model.config.lm
     lexicon = {line.split()[0] for line in open(model.config.lexicon, encoding="utf-8")}
-    refs = {}
-    for line in (an4_root / "etc" / "an4_test.transcription").read_text().splitlines()[:10]:
-        text, _, utt = line.rpartition(" (")
-        refs[utt.rstrip(")")] = text.strip()
-    wavs = {utt: next((an4_root / "wav").glob(f"an4test_clstk/*/{utt}.wav")) for utt in refs}
+    utterances = an4_test_utterances(an4_root, 10)
+    refs = {utt: text for utt, (text, _) in utterances.items()}
+    wavs = {utt: wav for utt, (_, wav) in utterances.items()}
     results = {utt: r for utt, r in zip(wavs, model.transcribe_files(list(wavs.values())))}
     assert all(r.error is None and r.words for r in results.values())
     for r in results.values():

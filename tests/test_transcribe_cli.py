@@ -24,6 +24,7 @@ import soundfile
 
 import asr
 from asr.cli import build_parser, main
+from conftest import an4_test_utterances
 from asr.data.audio import read_audio
 
 
@@ -144,13 +145,8 @@ def test_full_disk_on_stdout_is_one_line(an4_wavs):
 
 def an4_test_dir(an4_root: Path, dest: Path, count: int = 6) -> Path:
     """A Kaldi data dir (wav.scp and text only) of the first real AN4 test utterances."""
-    lines = (an4_root / "etc" / "an4_test.transcription").read_text().splitlines()[:count]
-    fileids = (an4_root / "etc" / "an4_test.fileids").read_text().split()[:count]
     dest.mkdir(parents=True)
-    refs = {}
-    for line, fileid in zip(lines, fileids):
-        text, _, utt = line.rpartition(" (")
-        refs[utt.rstrip(")")] = (text.strip(), an4_root / "wav" / f"{fileid}.wav")
+    refs = an4_test_utterances(an4_root, count)
     (dest / "wav.scp").write_text("".join(f"{utt} {wav}\n" for utt, (_, wav) in sorted(refs.items())))
     (dest / "text").write_text("".join(f"{utt} {text}\n" for utt, (text, _) in sorted(refs.items())))
     return dest
