@@ -82,6 +82,7 @@ def test_corpus_option_errors(recipes):
     result = run(recipes["librispeech"], "--eval-subsets", "test-clean")
     assert result.returncode == 1 and "--dev-set dev_clean is not among the evaluation sets (test_clean)" in result.stderr
     for option, error in ((["--metric", "ser"], "--metric must be wer or cer, got 'ser'"),
+                          (["--average-by", "worst"], "--average-by must be best or last, got 'worst'"),
                           (["--beam-systems", "lexicon word"], "--beam-systems takes lexicon, word_lm, char_lm, got 'word'")):
         result = run(recipes["an4"], *option)
         assert result.returncode == 1 and result.stderr.splitlines()[-1].endswith(error)

@@ -7,7 +7,7 @@ from asr.config import from_dict, load_config, to_dict
 from asr.inference.model_file import read_checkpoint
 from asr.inference.recognizer import load_recognizer
 from asr.precision import amp_dtype
-from asr.train.checkpoint import average_checkpoints, best_epochs
+from asr.train.checkpoint import average_checkpoints, best_epochs, keep_weights, last_epochs
 from asr.train.loop import TrainConfig, lr_factor, train
 
 TINY = {"model": {"hidden": 16, "layers": 2, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2, "max_frames": 3000,
@@ -25,6 +25,39 @@ def test_best_epochs_by_dev_cer_then_loss():
     history = [{"epoch": 1, "dev_cer": 0.5, "dev_loss": 3}, {"epoch": 2, "dev_cer": 0.2, "dev_loss": 2},
                {"epoch": 3, "dev_cer": 0.2, "dev_loss": 1}, {"epoch": 4, "dev_cer": 0.3, "dev_loss": 1}]
     assert best_epochs(history, 2) == [2, 3]
+    assert last_epochs(history, 2) == [3, 4] and last_epochs(history, 0) == []
+
+
+def test_weights_kept_are_the_best_and_the_last(tmp_path):
+    """Each epoch's weights stay while the epoch is among the best by dev CER or the latest, and no longer."""
+    model = torch.nn.Linear(2, 2)
+    cers = [0.1, 0.5, 0.4, 0.3, 0.6]
+    history = []
+    for epoch, cer in enumerate(cers, 1):
+        history.append({"epoch": epoch, "dev_cer": cer, "dev_loss": 1.0})
+        keep_weights(tmp_path, epoch, model, history, best=1, last=2)
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["epoch-1.pt", "epoch-4.pt", "epoch-5.pt"]
+    with pytest.raises(ValueError, match="keep_last must be at least 0, got -1"):
+        from_dict(TrainConfig, {"keep_last": -1})
+
+
+def test_average_the_last_epochs(mini_data, tmp_path, capsys, caplog):
+    """`asr average --last N` averages the N latest epochs, whose weights keep_last kept beside the best one."""
+    exp = tmp_path / "exp"
+    last = read_checkpoint(train(from_dict(TrainConfig, {**TINY, "keep_best": 1, "keep_last": 2}),
+                                 mini_data / "train", mini_data / "dev", exp, resume=False))
+    kept = {1, 2, 3} & ({2, 3} | set(best_epochs(last["history"], 1)))
+    assert {int(p.stem.split("-")[1]) for p in exp.glob("epoch-*.pt")} == kept
+    assert cli(["average", "--exp", str(exp), "--last", "2", "--out", str(tmp_path / "model.pt")]) == 0
+    assert "average of epochs 2 3" in capsys.readouterr().out
+    weights = [read_checkpoint(exp / f"epoch-{e}.pt") for e in (2, 3)]
+    averaged = load_recognizer(tmp_path / "model.pt").network.state_dict()["output.weight"]
+    torch.testing.assert_close(averaged, (weights[0]["output.weight"] + weights[1]["output.weight"]) / 2)
+    with caplog.at_level("WARNING"):  # keep_last 2: epoch 1 was kept only if it was the best
+        average_checkpoints(exp, 3, tmp_path / "model3.pt", last=True)
+    assert ("averaging 2 of the 3 last epochs" in caplog.text) == (1 not in kept)
+    assert cli(["average", "--exp", str(exp), "--best", "0", "--out", str(tmp_path / "m.pt")]) == 1
+    assert "--best must be at least 1, got 0" in capsys.readouterr().err
 
 
 def crash_after_epoch(last: int):

@@ -1,4 +1,4 @@
-"""Average the best N epochs (by dev CER) of a training run into one model file."""
+"""Average the best N epochs (by dev CER), or the last N, of a training run into one model file."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exp", required=True, help="experiment dir written by 'asr train'")
-    parser.add_argument("--best", type=int, default=5, help="number of epochs to average")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--best", type=int, metavar="N", help="average the N epochs with the best dev CER (default 5)")
+    which.add_argument("--last", type=int, metavar="N",
+                       help="average the N latest epochs (their weights are kept when the config's keep_last is N)")
     parser.add_argument("--out", required=True, help="output model file")
 
 
 def run(args: argparse.Namespace) -> int:
     from asr.train import average_checkpoints
 
-    epochs = average_checkpoints(args.exp, args.best, args.out)
+    last = args.last is not None
+    n = args.last if last else args.best if args.best is not None else 5
+    if n < 1:
+        raise ValueError(f"--{'last' if last else 'best'} must be at least 1, got {n}")
+    epochs = average_checkpoints(args.exp, n, args.out, last=last)
     print(f"{args.out}: average of epochs {' '.join(map(str, epochs))}")
     return 0

@@ -3,7 +3,8 @@
 ``exp/last.pt`` holds the full training state (``--resume`` continues from
 it; ``last.prev.pt`` is the one it replaced, the fallback when ``last.pt``
 is unreadable), ``exp/epoch-N.pt`` the weights of the best epochs by dev
-CER, which :func:`average_checkpoints` turns into a model file.  Every file
+CER and of the last ones, which :func:`average_checkpoints` turns into a
+model file.  Every file
 is written atomically (temp file and rename).  This module is the only code
 that knows a checkpoint's keys; the model file's are :class:`asr.inference.model_file.ModelFile`'s.
 """
@@ -132,9 +133,16 @@ def best_epochs(history: list[dict[str, float]], n: int) -> list[int]:
     return sorted(int(h["epoch"]) for h in ranked[:n])
 
 
-def keep_best_weights(exp: Path, epoch: int, model: torch.nn.Module, history: list[dict[str, float]], n: int) -> None:
-    """Save ``epoch``'s weights as ``epoch-N.pt`` if it is among the ``n`` best so far; delete those that no longer are."""
-    keep = best_epochs(history, n)
+def last_epochs(history: list[dict[str, float]], n: int) -> list[int]:
+    """The ``n`` latest epochs."""
+    return sorted(int(h["epoch"]) for h in history)[-n:] if n > 0 else []
+
+
+def keep_weights(exp: Path, epoch: int, model: torch.nn.Module, history: list[dict[str, float]],
+                 best: int, last: int = 0) -> None:
+    """Save ``epoch``'s weights as ``epoch-N.pt`` if it is among the ``best`` best or the ``last`` latest so far;
+    delete those that no longer are."""
+    keep = set(best_epochs(history, best)) | set(last_epochs(history, last))
     if epoch in keep:
         atomic_save(model.state_dict(), exp / f"epoch-{epoch}.pt")
     for kept, path in epoch_weights(exp).items():
@@ -142,11 +150,15 @@ def keep_best_weights(exp: Path, epoch: int, model: torch.nn.Module, history: li
             path.unlink()
 
 
-def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[int]:
-    """Average the weights of the ``n`` best epochs (by dev CER) into a model file; returns those epochs.
+def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path, last: bool = False) -> list[int]:
+    """Average the weights of the ``n`` best epochs by dev CER (``last``: the ``n`` latest) into a model file;
+    returns those epochs.
 
-    Averaging the last good epochs smooths the noise of the final updates;
-    choosing them by dev, never test, keeps the test set honest.
+    Averaging good epochs smooths the noise of the final updates; choosing
+    them by dev, never test, keeps the test set honest.  The latest epochs
+    are the choice when training ends on purpose in a phase that dev CER
+    alone would not pick, such as the clean epochs after augmented ones:
+    the dev set is small and its CER moves by single characters.
     """
     exp = Path(exp_dir)
     found = latest_checkpoint(exp)
@@ -154,14 +166,16 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path) -> list[in
         raise FileNotFoundError(f"{exp}: no last.pt (has training run?)")
     checkpoint, state = found
     contents = ModelFile.from_dict(state["spec"], str(checkpoint), weights=False)
-    wanted = best_epochs(state["history"], n)
+    wanted = (last_epochs if last else best_epochs)(state["history"], n)
     kept = epoch_weights(exp)
     epochs = [e for e in wanted if e in kept]
     if not epochs:
         raise FileNotFoundError(f"{exp}: no epoch-N.pt weights to average")
     if len(epochs) < len(wanted):
-        log.warning("%s: averaging %d of the %d best epochs: no weights kept for epoch(s) %s (keep_best is %s)",
-                    exp, len(epochs), len(wanted), sorted(set(wanted) - set(epochs)), state["config"].get("keep_best"))
+        setting = "keep_last" if last else "keep_best"
+        log.warning("%s: averaging %d of the %d %s epochs: no weights kept for epoch(s) %s (%s is %s)",
+                    exp, len(epochs), len(wanted), "last" if last else "best", sorted(set(wanted) - set(epochs)),
+                    setting, state["config"].get(setting, 0))
     averaged: dict[str, torch.Tensor] = {}
     for e in epochs:
         weights = read_checkpoint(kept[e])

@@ -49,7 +49,7 @@ from asr.model import AcousticModel, ModelConfig
 from asr.precision import AMP_DTYPES, amp_dtype, autocast
 from asr.scoring import score
 from asr.train import distributed
-from asr.train.checkpoint import keep_best_weights, load_checkpoint, open_exp_dir, plot_history, save_checkpoint
+from asr.train.checkpoint import keep_weights, load_checkpoint, open_exp_dir, plot_history, save_checkpoint
 from asr.train.distributed import World
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class TrainConfig:
     max_batch: int = 64  # utterances per batch
     seed: int = 1
     keep_best: int = 5  # epochs kept (by dev CER) for checkpoint averaging
+    keep_last: int = 0  # the latest epochs kept as well, for averaging them instead (asr average --last)
     cache_features: bool = True  # keep features in memory after the first epoch; off when they exceed RAM
     threads: int = 0  # torch threads per process, 0: torch's default
     device: str = "auto"  # auto (CUDA when there is a GPU, else CPU), cpu or cuda
@@ -88,6 +89,8 @@ class TrainConfig:
         for name in ("epochs", "max_frames", "keep_best"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.keep_last < 0:
+            raise ValueError(f"keep_last must be at least 0, got {self.keep_last}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.inter_ctc_weight < 1:
@@ -378,7 +381,7 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
         log.info("epoch %d: train loss %.3f, dev loss %.3f, dev CER %.2f%%, %.0f s",
                  epoch, history[-1]["train_loss"], dev_loss, 100 * dev_cer, elapsed)
         if world.is_main:
-            keep_best_weights(exp, epoch, model, history, config.keep_best)
+            keep_weights(exp, epoch, model, history, config.keep_best, config.keep_last)
             save_checkpoint(exp, config=to_dict(config), spec=spec, model=model, optimizer=optimizer,
                             scheduler=scheduler, scaler=scaler, epoch=epoch, history=history, world_size=world.size)
             (exp / "history.json").write_text(json.dumps(history, indent=1))
