@@ -20,6 +20,27 @@ from typing import Any, Callable
 from asr.launch import parse_launcher, run_jobs
 
 
+JOBS_MARK = ".asr-jobs"  # in OUT/jobs: the folder holds our job outputs, so a later run may replace it
+
+
+def fresh_jobs_dir(out_dir: Path) -> Path:
+    """An empty ``OUT/jobs`` for the job outputs.
+
+    One that a failed run left (marked with :data:`JOBS_MARK`) is replaced;
+    a ``jobs`` folder of the user's own, which an output dir may well hold,
+    is refused and left as it is.
+    """
+    jobs = out_dir / "jobs"
+    if jobs.exists():
+        if not (jobs / JOBS_MARK).exists() and any(jobs.iterdir()):
+            raise ValueError(f"{jobs}: exists and holds files that are not asr's job outputs; "
+                             "move it, or choose another output dir")
+        shutil.rmtree(jobs)
+    jobs.mkdir(parents=True)
+    (jobs / JOBS_MARK).write_text("outputs of asr's parallel jobs: removed after they are merged\n")
+    return jobs
+
+
 def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{value}'")
@@ -108,10 +129,9 @@ def run_parallel(
     from asr.data import split_data_dir
 
     parse_launcher(args.cmd)  # a typo in --cmd fails before any work
-    parts = split_data_dir(getattr(args, data), args.nj)
     out_dir = Path(getattr(args, out))
-    jobs = out_dir / "jobs"
-    shutil.rmtree(jobs, ignore_errors=True)
+    jobs = fresh_jobs_dir(out_dir)
+    parts = split_data_dir(getattr(args, data), args.nj)
     job_dirs = [jobs / str(job) for job in range(1, len(parts) + 1)]
     commands = [[sys.executable, "-m", "asr.cli", name, *job_argv(add_command_arguments, args, {data: part, out: job_dir})]
                 for part, job_dir in zip(parts, job_dirs)]

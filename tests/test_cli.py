@@ -40,6 +40,8 @@ def test_help_lists_every_command():
          "asr score: error: --out-dir {tmp}/empty.txt: exists and is not a directory"),
         (["decode", "--model", "{tmp}/none.pt", "--data", "{tmp}/bad", "--out", "{tmp}/out", "--lexicon", ""],
          "asr decode: error: lexicon: empty path"),
+        (["decode", "--model", "{tmp}/none.pt", "--data", "{tmp}/bad", "--out", "{tmp}/./bad/", "--nj", "2"],
+         "asr decode: error: {tmp}/./bad/: is the data dir being decoded; its reference text would be overwritten"),
     ],
 )
 def test_bad_input_gets_one_line(tmp_path, args, message):

@@ -1,9 +1,11 @@
+import re
+
 import kaldiio
 import numpy as np
 import pytest
 
 from asr.cli import main
-from asr.data.datadir import read_lines, read_table, validate_data_dir, write_data_dir
+from asr.data.datadir import read_lines, read_table, validate_data_dir, write_data_dir, write_table
 
 
 def _write(tmp_path, **files):
@@ -62,6 +64,13 @@ def test_not_utf8_is_reported(tmp_path):
     (tmp_path / "text").write_text("a x\nb y\n", encoding="utf-16")
     with pytest.raises(ValueError, match="text:1: file is UTF-16"):
         validate_data_dir(tmp_path)
+
+
+def test_ids_with_whitespace_are_refused_when_written(tmp_path):
+    for key in ("a b", "a\u2028b", ""):
+        with pytest.raises(ValueError, match=f"text: id {re.escape(repr(key))} is empty or holds whitespace"):
+            write_table(tmp_path / "text", {"ok": "HI", key: "HO"})
+    assert not (tmp_path / "text").exists()
 
 
 def test_tables_split_lines_on_newline_only(tmp_path):

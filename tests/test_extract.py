@@ -90,3 +90,14 @@ def test_segments_of_real_recordings_at_two_speeds(an4_wavs, tmp_path, caplog):
     halves = data.num_frames["r1-a"] + data.num_frames["r1-b"]
     assert abs(halves - duration * 100) <= 4  # the two halves cover the recording (10 ms frames)
     assert abs(data.num_frames["sp0.9-r1-a"] * 0.9 - data.num_frames["r1-a"]) <= 2
+
+
+def test_perturbed_copy_of_a_file_named_like_an_option(an4_wavs):
+    """A relative wav.scp path starting with '-' reaches sox as a file, not an option; others as they are."""
+    import shlex
+
+    from asr.data.extract import perturbed_source
+
+    assert shlex.split(perturbed_source("-take 1.wav", 0.9))[:2] == ["sox", "./-take 1.wav"]
+    assert shlex.split(perturbed_source(str(an4_wavs[0]), 0.9))[:2] == ["sox", str(an4_wavs[0])]
+    assert perturbed_source("gunzip -c -a.wav.gz |", 0.9) == "gunzip -c -a.wav.gz | sox -t wav - -t wav - speed 0.9 |"

@@ -229,6 +229,20 @@ def test_failed_job_fails_the_command_naming_its_log(mini_data, tmp_path, fake_s
     assert "srun: error: no allocation" in (out / "log" / "features.1.log").read_text()
     assert fake_slurm.read_text().startswith("--partition=cpu ")
     assert not (out / "feats.scp").exists()  # nothing merged
+    assert (out / "jobs").is_dir()  # kept for a look, and replaced by the next run
+    assert main(["features", str(src), str(out), "--nj", "2"]) == 0
+    assert (out / "feats.scp").exists() and not (out / "jobs").exists()
+
+
+def test_a_jobs_folder_of_the_user_is_left_alone(mini_data, tmp_path, capsys):
+    src = copy_tables(mini_data / "dev", tmp_path / "dev")
+    out = tmp_path / "out"
+    (out / "jobs").mkdir(parents=True)
+    (out / "jobs" / "submit.sh").write_text("mine")
+    assert main(["features", str(src), str(out), "--nj", "2"]) == 1
+    assert capsys.readouterr().err.strip().endswith(f"{out}/jobs: exists and holds files that are not asr's job "
+                                                    "outputs; move it, or choose another output dir")
+    assert (out / "jobs" / "submit.sh").read_text() == "mine" and not (src / "split2").exists()
 
 
 def test_launchers_report_each_failure(tmp_path, fake_slurm):

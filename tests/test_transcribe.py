@@ -74,6 +74,9 @@ def test_output_formats():
     assert json.loads(render("json", result, "utt1"))["utterance_id"] == "utt1"
     assert render("ctm", result).splitlines()[0] == "a 1 0.500 0.400 HELLO 0.910"
     assert render("ctm", result, "utt1").splitlines()[0] == "utt1 1 0.500 0.400 HELLO 0.910"
+    spaced = Transcript("my dir/take 2\n.wav", "HELLO", words[:1], 1.0)  # names split at whitespace as tables are
+    assert render("txt", spaced) == "my_dir/take_2_.wav HELLO\n" and render("ctm", spaced).startswith("take_2_ 1 ")
+    assert json.loads(render("json", spaced))["source"] == "my dir/take 2\n.wav"
     srt = to_srt(words)
     assert srt == ("1\n00:00:00,500 --> 00:00:01,400\nHELLO WORLD\n\n"
                    "2\n00:00:04,000 --> 00:00:04,200\nAGAIN\n")  # the segments of the JSON, as cues

@@ -53,11 +53,12 @@ def test_file_names_ending_in_a_pipe_are_transcribed_not_run(an4_wavs, tmp_path,
     assert status == 0, err
     reference = out.splitlines()[0].removeprefix(str(an4_wavs[0]))
     assert reference.strip()
-    assert out.splitlines()[1:] == [f"{hostile}{reference}", f"{folder / 'take1.wav'}{reference}",
-                                    f"utt1{reference}"]  # a wav.scp entry is named by its id
+    # txt lines are a table: the names' spaces as _ (asr.inference.output.table_key); a wav.scp entry by its id
+    assert out.splitlines()[1:] == ["x.wav;_touch_PWNED_|" + reference, "takes;_touch_PWNED_|/take1.wav" + reference,
+                                    f"utt1{reference}"]
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{hostile}\n"))
     status, out, err = transcribe(capsys, "-")
-    assert status == 0 and out == f"{hostile}{reference}\n", err
+    assert status == 0 and out == f"x.wav;_touch_PWNED_|{reference}\n", err
     assert not Path("PWNED").exists()
 
 

@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from asr.device import set_threads
     from asr.inference import decode_data_dir
+    from asr.inference.datadirs import check_decode_dir
 
+    check_decode_dir(args.data, args.out)  # before the config is written into OUT
     config = model_decode_config(args, args.out)
     set_threads(args.threads)
     if args.nj > 1:  # the same command on each part of the data dir, merged (asr.parallel)

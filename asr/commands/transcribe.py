@@ -153,14 +153,6 @@ def make_output_dir(out_dir: Path) -> None:
         raise ValueError(f"--output-dir {out_dir}: cannot create it ({error.strerror or error})") from None
 
 
-def progress_bar(total: int, quiet: bool):
-    """A tqdm bar on stderr, drawn only on a terminal (a log file gets no carriage-return redraws), from 4 inputs."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="input", file=sys.stderr, dynamic_ncols=True,
-                disable=quiet or total < PROGRESS_FROM or not sys.stderr.isatty())
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -170,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.inference import (
         DEFAULT_VAD, FORMATS, ONE_INPUT_FORMATS, TIMED_FORMATS, check_max_segment, check_vad, render,
     )
+    from asr.progress import progress_bar
 
     check_max_segment(args.max_segment, "--max-segment")  # before the model loads: a typo costs no wait
     onnx = bool(args.model) and Path(args.model).suffix.lower() == ".onnx"
@@ -214,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
     results = chain.from_iterable(model.transcribe_files([item.source for item in group], allow_pipe=from_scp)
                                   for from_scp, group in groupby(inputs, key=lambda item: item.from_scp))
     failed = 0
-    with progress_bar(len(inputs), args.quiet) as progress, \
+    with progress_bar("transcribe", len(inputs), not args.quiet and len(inputs) >= PROGRESS_FROM, unit="input",
+                      delay=0, leave=True) as progress, \
             nullcontext() if progress.disable else logging_redirect_tqdm():
         for k, (item, result) in enumerate(zip(inputs, results)):
             progress.update()

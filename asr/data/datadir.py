@@ -126,7 +126,14 @@ def read_table(path: str | Path, allow_empty_value: bool = False) -> dict[str, s
 
 
 def write_table(path: str | Path, table: dict[str, str]) -> None:
-    """Write ``id value`` lines sorted by id (Kaldi's ``LC_ALL=C sort``)."""
+    """Write ``id value`` lines sorted by id (Kaldi's ``LC_ALL=C sort``).
+
+    An id with whitespace (made from a file name, say) is refused here, in
+    one line, rather than read back later as a different id.
+    """
+    bad = next((key for key in table if not key or any(c.isspace() for c in key)), None)
+    if bad is not None:
+        raise ValueError(f"{path}: id {bad!r} is empty or holds whitespace (a table's ids are single words)")
     with writing(path):  # two commands may write the same split at once: each through its own temp file
         write_text_atomically(path, "".join(f"{key} {table[key]}\n" for key in sorted(table)))
 

@@ -53,11 +53,15 @@ def perturbed_source(source: str, speed: float) -> str:
 
     The value is run by a shell whenever it is read: a path is quoted (a
     space would split it, ``$(...)`` in a file name would run), and a
-    command (``cmd |``) is piped into sox rather than pasted into its arguments.
+    command (``cmd |``) is piped into sox rather than pasted into its arguments,
+    and a relative path that starts with ``-`` is given as ``./-...`` so that
+    sox does not take it for an option.
     """
     text = source.strip()
     if text.endswith("|"):
         return f"{text[:-1].rstrip()} | sox -t wav - -t wav - speed {speed:g} |"
+    if text.startswith("-"):
+        text = f"./{text}"
     return f"sox {shlex.quote(text)} -t wav - speed {speed:g} |"
 
 

@@ -95,6 +95,13 @@ def best_text(nbest: list[Hypothesis]) -> str:
     return nbest[0].text if nbest else ""
 
 
+def check_decode_dir(data_dir: str | Path, out_dir: str | Path) -> None:
+    """Refuse to decode into the data dir itself: its ``text`` is the reference the hypotheses would replace."""
+    if Path(out_dir).resolve() == Path(data_dir).resolve():
+        raise ValueError(f"{out_dir}: is the data dir being decoded; its reference text would be overwritten "
+                         "(give another output dir)")
+
+
 def decode_data_dir(
     model_path: str | Path, data_dir: str | Path, out_dir: str | Path, config: DecodeConfig = DecodeConfig(),
     ctm: bool = False, device: str = "auto", progress: bool = True,
@@ -107,6 +114,7 @@ def decode_data_dir(
     confidences by forced alignment of the best hypothesis (``ctm``).
     ``progress``: bars on a terminal (:func:`progress_bar`).
     """
+    check_decode_dir(data_dir, out_dir)
     data = data_dir_log_probs(model_path, data_dir, device, need_time_axis=ctm, progress=progress)
     keys, log_probs = data.keys, data.log_probs
     started = time.time()

@@ -12,6 +12,7 @@ record is documented in docs/transcript-json.md.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +94,30 @@ def to_tsv(words: list[WordTiming], max_words: int = 10, max_gap: float = 1.0) -
     return "".join(["start\tend\ttext\n", *rows])
 
 
+def table_key(name: str) -> str:
+    """``name`` as the first field of a txt or CTM line: each whitespace character becomes ``_``.
+
+    Those lines are tables split at whitespace (``asr score`` reads them so),
+    and a file name may hold spaces, tabs or even newlines.
+    """
+    return re.sub(r"\s", "_", name)
+
+
 def render(fmt: str, result: Transcript, name: str | None = None) -> str:
     """One transcript in format ``fmt``.
 
     ``name`` is the input's id (a wav.scp key): txt and CTM lines start with
     it and JSON gives it as ``utterance_id``.  Without it, txt lines start
-    with the source and CTM lines with the file's name without extension.
+    with the source and CTM lines with the file's name without extension
+    (whitespace in them as ``_``: :func:`table_key`); JSON's ``source`` is
+    the name as it is.
     """
     if fmt == "txt":
-        return to_txt(result.source if name is None else name, result.text or "")
+        return to_txt(table_key(result.source if name is None else name), result.text or "")
     if fmt == "json":
         return to_json(result, name)
     if fmt == "ctm":
-        return to_ctm(Path(result.source).stem if name is None else name, result.words)
+        return to_ctm(table_key(Path(result.source).stem if name is None else name), result.words)
     writers = {"srt": to_srt, "vtt": to_vtt, "tsv": to_tsv}
     if fmt in writers:
         return writers[fmt](result.words)

@@ -1,4 +1,4 @@
-"""A training run's files in its exp dir: checkpoints, the best epochs' weights, averaging them, the plot.
+"""A training run's files in its exp dir: checkpoints, the best and last epochs' weights, averaging them, the plot.
 
 ``exp/last.pt`` holds the full training state (``--resume`` continues from
 it; ``last.prev.pt`` is the one it replaced, the fallback when ``last.pt``
@@ -27,6 +27,7 @@ LAST = "last.pt"
 PREVIOUS = "last.prev.pt"  # the checkpoint last.pt replaced: the fallback if last.pt is unreadable
 RUN_FILES = (LAST, PREVIOUS, "history.json")  # with epoch-N.pt: an exp dir holding these holds a run
 OWN_FILES = (*RUN_FILES, "last.pt.bad", "train.log", "train.png")  # what --overwrite removes, with epoch-N.pt
+WEIGHTS_NAME = r"epoch-([1-9][0-9]*)\.pt"  # an epoch's kept weights
 CHECKPOINT_KEYS = ("config", "spec", "model", "optimizer", "scheduler", "epoch", "history")
 
 
@@ -124,7 +125,7 @@ def epoch_weights(exp: Path) -> dict[int, Path]:
     ``epoch-best.pt`` is neither parsed nor ever deleted.
     """
     return {int(match[1]): path for path in exp.glob("epoch-*.pt")
-            if (match := re.fullmatch(r"epoch-([1-9][0-9]*)\.pt", path.name))}
+            if (match := re.fullmatch(WEIGHTS_NAME, path.name))}
 
 
 def best_epochs(history: list[dict[str, float]], n: int) -> list[int]:
@@ -161,6 +162,9 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path, last: bool
     the dev set is small and its CER moves by single characters.
     """
     exp = Path(exp_dir)
+    target = Path(out).resolve()
+    if target.parent == exp.resolve() and (target.name in OWN_FILES or re.fullmatch(WEIGHTS_NAME, target.name)):
+        raise ValueError(f"{out}: is a file of the training run in {exp}; write the model elsewhere")
     found = latest_checkpoint(exp)
     if found is None:
         raise FileNotFoundError(f"{exp}: no last.pt (has training run?)")
@@ -171,11 +175,13 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path, last: bool
     epochs = [e for e in wanted if e in kept]
     if not epochs:
         raise FileNotFoundError(f"{exp}: no epoch-N.pt weights to average")
-    if len(epochs) < len(wanted):
-        setting = "keep_last" if last else "keep_best"
-        log.warning("%s: averaging %d of the %d %s epochs: no weights kept for epoch(s) %s (%s is %s)",
-                    exp, len(epochs), len(wanted), "last" if last else "best", sorted(set(wanted) - set(epochs)),
-                    setting, state["config"].get(setting, 0))
+    missing = sorted(set(wanted) - set(epochs))
+    if missing and last:  # some of the last epochs would be no average of the last ones
+        raise FileNotFoundError(f"{exp}: no weights kept for epoch(s) {missing} of the last {n} "
+                                f"(keep_last is {state['config'].get('keep_last', 0)}; it must be at least {n})")
+    if missing:
+        log.warning("%s: averaging %d of the %d best epochs: no weights kept for epoch(s) %s (keep_best is %s)",
+                    exp, len(epochs), len(wanted), missing, state["config"].get("keep_best"))
     averaged: dict[str, torch.Tensor] = {}
     for e in epochs:
         weights = read_checkpoint(kept[e])

@@ -241,14 +241,22 @@ def compute_validation_loss(
     return loss_sum / max(1, len(utts)), char_error_rate(refs, hyps)
 
 
+BOOKKEEPING = ("keep_best", "keep_last", "cache_features")  # TrainConfig fields a resumed run may change
+
+
 def check_resume(config: TrainConfig, resumed_from: Path, state: dict[str, Any], world: World = World()) -> None:
     """Refuse to resume from a checkpoint written with another config (both with the model's dimensions filled in).
 
     The schedule, batches and seeds all follow from the config: a resumed
-    run is only the same run if the config is the same.
+    run is only the same run if the config is the same.  Only the settings
+    of :data:`BOOKKEEPING` may change, from the next epoch on: which weights
+    are kept, and whether features are cached, change no number.
     """
     saved = to_dict(from_dict(TrainConfig, state["config"], f"{resumed_from}:config"))
     changed = [key for key, value in to_dict(config).items() if saved[key] != value]
+    for key in [key for key in changed if key in BOOKKEEPING]:
+        log.info("%s: %s changes from %s to %s", resumed_from, key, saved[key], getattr(config, key))
+        changed.remove(key)
     if changed:
         raise ValueError(f"{resumed_from}: cannot resume with a different config ({', '.join(changed)} changed)")
     log.info("resuming from %s after epoch %d", resumed_from, state["epoch"])
@@ -295,7 +303,8 @@ def train(config: TrainConfig, train_dir: str | Path, dev_dir: str | Path, exp_d
     dimension and token count filled in: the config the model is built
     from), ``tokens.txt``, ``train.log``, ``history.json``, ``train.png``,
     ``last.pt`` (full state, for ``resume``; ``last.prev.pt`` is the one
-    before) and ``epoch-N.pt`` weights of the best epochs by dev CER.  If it
+    before) and ``epoch-N.pt`` weights of the best epochs by dev CER
+    (``keep_best``) and of the latest (``keep_last``).  If it
     holds a run already, one of ``resume`` and ``overwrite`` must say whether
     to continue or replace it.  Under ``torchrun`` (WORLD_SIZE > 1) every
     process calls this, and rank 0 alone writes these files.
