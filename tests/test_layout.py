@@ -29,7 +29,8 @@ ALLOWED = {
     "runtime": {"config", "data", "decode", "inference", "model"},
     "train": {"config", "data", "decode", "device", "inference", "model", "precision", "scoring"},
     "parallel": {"data", "launch"},
-    "commands": {"config", "data", "decode", "device", "inference", "parallel", "runtime", "scoring", "train"},
+    "commands": {"config", "data", "decode", "device", "inference", "parallel", "progress", "runtime", "scoring",
+                 "train"},
 }
 
 

@@ -30,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from asr.device import set_threads
-    from asr.inference import decode_data_dir
-    from asr.inference.datadirs import check_decode_dir
+    from asr.inference import check_decode_dir, decode_data_dir
 
     check_decode_dir(args.data, args.out)  # before the config is written into OUT
     config = model_decode_config(args, args.out)

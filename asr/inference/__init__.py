@@ -24,8 +24,8 @@ from typing import Any
 _HOMES = {
     **{name: ("catalog", name) for name in ("BundledModel", "bundled_models", "resolve_model")},
     "describe_model": ("catalog", "describe"),
-    **{name: ("datadirs", name) for name in ("align_data_dir", "data_dir_log_probs", "decode_data_dir",
-                                             "merge_decodes")},
+    **{name: ("datadirs", name) for name in ("align_data_dir", "check_decode_dir", "data_dir_log_probs",
+                                             "decode_data_dir", "merge_decodes")},
     **{name: ("model_file", name) for name in ("CarriedDecoding", "ModelFile")},
     **{name: ("output", name) for name in ("FORMATS", "ONE_INPUT_FORMATS", "TIMED_FORMATS", "render")},
     **{name: ("recognizer", name) for name in ("DEFAULT_MODEL", "Recognizer", "load_model", "load_recognizer")},

@@ -4,13 +4,13 @@ validation CER every epoch, atomic checkpoints, exact resume.
 Training comes in pieces (as icefall's ``train.py``): :func:`compute_loss`
 of one batch, :func:`train_one_epoch`, :func:`compute_validation_loss`,
 :func:`check_resume` and :func:`load_checkpoint_if_available`, chained by
-:func:`train`.  The exp dir's files (checkpoints, the best epochs' weights,
-their average) are :mod:`asr.train.checkpoint`'s.
+:func:`train`.  The exp dir's files (checkpoints, the best and last epochs'
+weights, their average) are :mod:`asr.train.checkpoint`'s.
 
 Every epoch reseeds the global RNG and draws its batch order from numbers
 that depend only on the config's seed, the epoch and the process rank, so an
-interrupted run resumed from its last
-checkpoint ends with the same weights as one that was never stopped.
+interrupted run resumed from its last checkpoint ends with the same weights
+as one that was never stopped.
 Under ``torchrun`` each process trains on its share of every step's batches
 and DistributedDataParallel averages the gradients (see asr.train.distributed).
 """
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 History = list[dict[str, float]]  # one entry per epoch: epoch, train_loss, dev_loss, dev_cer, lr, seconds, ...
 EpochHook = Callable[[int, History], None]
+BOOKKEEPING = ("keep_best", "keep_last", "cache_features")  # TrainConfig fields a resumed run may change
 
 
 @dataclass
@@ -86,11 +87,9 @@ class TrainConfig:
     amp: str = "none"  # mixed precision: none, bf16 or fp16 on CUDA; bf16 also on CPUs with native bf16
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "max_frames", "keep_best"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.keep_last < 0:
-            raise ValueError(f"keep_last must be at least 0, got {self.keep_last}")
+        for name, least in (("epochs", 1), ("max_frames", 1), ("keep_best", 1), ("keep_last", 0)):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.inter_ctc_weight < 1:
@@ -241,22 +240,15 @@ def compute_validation_loss(
     return loss_sum / max(1, len(utts)), char_error_rate(refs, hyps)
 
 
-BOOKKEEPING = ("keep_best", "keep_last", "cache_features")  # TrainConfig fields a resumed run may change
-
-
 def check_resume(config: TrainConfig, resumed_from: Path, state: dict[str, Any], world: World = World()) -> None:
     """Refuse to resume from a checkpoint written with another config (both with the model's dimensions filled in).
 
     The schedule, batches and seeds all follow from the config: a resumed
-    run is only the same run if the config is the same.  Only the settings
-    of :data:`BOOKKEEPING` may change, from the next epoch on: which weights
-    are kept, and whether features are cached, change no number.
+    run is only the same run if the config is the same, but for
+    :data:`BOOKKEEPING` (which weights are kept, whether features are cached).
     """
     saved = to_dict(from_dict(TrainConfig, state["config"], f"{resumed_from}:config"))
-    changed = [key for key, value in to_dict(config).items() if saved[key] != value]
-    for key in [key for key in changed if key in BOOKKEEPING]:
-        log.info("%s: %s changes from %s to %s", resumed_from, key, saved[key], getattr(config, key))
-        changed.remove(key)
+    changed = [key for key, value in to_dict(config).items() if saved[key] != value and key not in BOOKKEEPING]
     if changed:
         raise ValueError(f"{resumed_from}: cannot resume with a different config ({', '.join(changed)} changed)")
     log.info("resuming from %s after epoch %d", resumed_from, state["epoch"])
