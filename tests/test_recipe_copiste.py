@@ -23,7 +23,7 @@ def test_copiste_recipe_end_to_end(copiste_root, tmp_path):
     recipe = copy_recipe("copiste", tmp_path)
     (recipe / "conf" / "tiny.yaml").write_text(TINY_CONFIG)
     corpus = make_mini_copiste(copiste_root, tmp_path / "corpus")
-    result = run_recipe(recipe, "--copiste-root", str(corpus), "--config", "conf/tiny.yaml", "--average", "2",
+    result = run_recipe(recipe, "--copiste-root", str(corpus), "--config", "conf/tiny.yaml",
                         "--char-lm-order", "4", "--lm-weights", "0.2,0.5", "--sil-scores", "0")
     for stage in range(10):
         assert f"stage {stage}:" in result.stdout

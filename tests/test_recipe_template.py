@@ -83,6 +83,7 @@ def test_corpus_option_errors(recipes):
     assert result.returncode == 1 and "--dev-set dev_clean is not among the evaluation sets (test_clean)" in result.stderr
     for option, error in ((["--metric", "ser"], "--metric must be wer or cer, got 'ser'"),
                           (["--average-by", "worst"], "--average-by must be best or last, got 'worst'"),
+                          (["--average", "05"], "--average must be a whole number >= 1, got '05'"),
                           (["--beam-systems", "lexicon word"], "--beam-systems takes lexicon, word_lm, char_lm, got 'word'")):
         result = run(recipes["an4"], *option)
         assert result.returncode == 1 and result.stderr.splitlines()[-1].endswith(error)
@@ -124,7 +125,7 @@ def test_librispeech_commands(tmp_path):
         "asr features data/test_other data/test_other --nj 8 --cmd local ",
         "torchrun --standalone --nproc-per-node 2 -m asr train --config conf/train_2gpu.yaml --train data/train_960_sp "
         "--dev data/dev_clean --exp exp/train --resume ",
-        f"asr average --exp exp/train --best 5 --out {model} ",
+        f"asr average --exp exp/train --out {model} ",  # the epochs the training config keeps for it
         f"asr decode --model {model} --data data/dev_clean --mode greedy --out exp/train/decode_greedy_dev-clean "
         "--nj 8 --cmd local ",
         f"asr decode --model {model} --data data/test_other --mode greedy --out exp/train/decode_greedy_test-other "
@@ -153,8 +154,10 @@ def test_librispeech_commands(tmp_path):
 
 def test_copiste_and_an4_systems(tmp_path):
     """The differences the template's options make: CER tuning, case-folded scoring, no CTM; AN4's three systems."""
-    commands = stub_run(copy_recipe("copiste", tmp_path), tmp_path, "--copiste-root", "/corpus", "--nj", "2")
+    commands = stub_run(copy_recipe("copiste", tmp_path), tmp_path, "--copiste-root", "/corpus", "--nj", "2",
+                        "--average", "3", "--average-by", "last")
     assert commands[0] == "asr prepare copiste --root /corpus --out data "
+    assert "asr average --exp exp/train --last 3 --out exp/train/model.pt " in commands
     assert commands[1] == "asr features data/train data/train --config conf/image.yaml --nj 2 --cmd local "
     tune = [c for c in commands if c.startswith("asr tune")]
     assert len(tune) == 1 and "--out exp/train/tune_char_lm" in tune[0] and tune[0].endswith(" --metric cer ")

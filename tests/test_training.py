@@ -48,8 +48,9 @@ def test_average_the_last_epochs(mini_data, tmp_path, capsys):
                                  mini_data / "train", mini_data / "dev", exp, resume=False))
     kept = {1, 2, 3} & ({2, 3} | set(best_epochs(last["history"], 1)))
     assert {int(p.stem.split("-")[1]) for p in exp.glob("epoch-*.pt")} == kept
-    assert cli(["average", "--exp", str(exp), "--last", "2", "--out", str(tmp_path / "model.pt")]) == 0
-    assert "average of epochs 2 3" in capsys.readouterr().out
+    for flags in (["--last", "2"], []):  # without --best or --last: as the config says, which keeps the last 2
+        assert cli(["average", "--exp", str(exp), *flags, "--out", str(tmp_path / "model.pt")]) == 0
+        assert "average of epochs 2 3" in capsys.readouterr().out
     weights = [read_checkpoint(exp / f"epoch-{e}.pt") for e in (2, 3)]
     averaged = load_recognizer(tmp_path / "model.pt").network.state_dict()["output.weight"]
     torch.testing.assert_close(averaged, (weights[0]["output.weight"] + weights[1]["output.weight"]) / 2)
@@ -178,6 +179,7 @@ def test_files_of_the_user_named_like_weights_are_left_alone(mini_data, tmp_path
     assert len(list(exp.glob("epoch-[12].pt"))) == 1
     history = read_checkpoint(exp / "last.pt")["history"]
     assert average_checkpoints(exp, 1, tmp_path / "model.pt") == best_epochs(history, 1)
+    assert average_checkpoints(exp, None, tmp_path / "model.pt") == best_epochs(history, 1)  # the config's keep_best
 
 
 @pytest.mark.parametrize("epochs", ["0", "-1"])

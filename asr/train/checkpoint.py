@@ -151,9 +151,10 @@ def keep_weights(exp: Path, epoch: int, model: torch.nn.Module, history: list[di
             path.unlink()
 
 
-def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path, last: bool = False) -> list[int]:
+def average_checkpoints(exp_dir: str | Path, n: int | None, out: str | Path, last: bool = False) -> list[int]:
     """Average the weights of the ``n`` best epochs by dev CER (``last``: the ``n`` latest) into a model file;
-    returns those epochs.
+    returns those epochs.  ``n`` None: as the run's config says, its ``keep_last`` latest epochs if it keeps
+    any, else its ``keep_best`` best, so that a config that trains for a final phase also averages it.
 
     Averaging good epochs smooths the noise of the final updates; choosing
     them by dev, never test, keeps the test set honest.  The latest epochs
@@ -169,6 +170,9 @@ def average_checkpoints(exp_dir: str | Path, n: int, out: str | Path, last: bool
     if found is None:
         raise FileNotFoundError(f"{exp}: no last.pt (has training run?)")
     checkpoint, state = found
+    if n is None:
+        last = state["config"].get("keep_last", 0) > 0
+        n = state["config"].get("keep_last" if last else "keep_best", 5)
     contents = ModelFile.from_dict(state["spec"], str(checkpoint), weights=False)
     wanted = (last_epochs if last else best_epochs)(state["history"], n)
     kept = epoch_weights(exp)

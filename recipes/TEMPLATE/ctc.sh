@@ -5,7 +5,7 @@
 #   stage 0  data preparation: the recipe's prepare_data function
 #   stage 1  features ($features_config; speed perturbation of $train_set)
 #   stage 2  training (torchrun when --ngpu is more than 1)
-#   stage 3  averaging the --average best epochs by dev CER (or the last ones: --average-by last)
+#   stage 3  averaging epochs into one model: as the training config says, or the --average best (or last)
 #   stage 4  greedy decoding of $eval_sets;  stage 5  scoring it
 #   stage 6  lexicon and LMs for $beam_systems, from the training text
 #   stage 7  LM weight and insertion scores tuned on $dev_set (never on a test set)
@@ -61,8 +61,8 @@ config=conf/train.yaml     # training YAML
 epochs=                    # override the config's epoch count (smoke tests)
 ngpu=1                     # training processes; more than 1: torchrun, one a GPU
 torchrun_opts=--standalone # multi-node: "--nnodes 2 --rdzv-backend c10d --rdzv-endpoint HOST:29400 --rdzv-id ID"
-average=5                  # epochs averaged
-average_by=best            # best: the epochs with the best dev CER; last: the latest (the config's keep_last must cover them)
+average=                   # epochs averaged; empty: as the training config says (its keep_last latest, else its keep_best best)
+average_by=best            # with --average N: best (the N best by dev CER) or last (the N latest: the config's keep_last >= N)
 beam_systems="lexicon word_lm char_lm"  # beam-search systems: lexicon without LM, word LM, character LM
 lm_text=                   # word LM and lexicon text; empty: $train_set's transcripts; a plain text file (.gz too) needs KenLM's lmplz
 word_lm_order=3
@@ -110,6 +110,7 @@ ctc_run() {  # ctc_run "$@": options, then the stages
   # Values the options allow, checked before any stage runs.
   case $metric in wer|cer) ;; *) echo "$0: --metric must be wer or cer, got '$metric'" >&2; exit 1 ;; esac
   case $average_by in best|last) ;; *) echo "$0: --average-by must be best or last, got '$average_by'" >&2; exit 1 ;; esac
+  case $average in *[!0-9]*|0*) echo "$0: --average must be a whole number >= 1, got '$average'" >&2; exit 1 ;; esac
   local system part dir
   for system in $beam_systems; do
     case $system in lexicon|word_lm|char_lm) ;;
@@ -157,8 +158,10 @@ ctc_run() {  # ctc_run "$@": options, then the stages
   fi
 
   if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-    log "stage 3: averaging the $average $average_by epochs"
-    step "$exp/.done.average" asr average --exp "$exp" --"$average_by" "$average" --out "$model"
+    local average_opts=()  # none: the epochs the config keeps for it
+    if [ -n "$average" ]; then average_opts=(--"$average_by" "$average"); fi
+    log "stage 3: averaging ${average:+the $average $average_by }epochs (asr average${average:+ --$average_by $average})"
+    step "$exp/.done.average" asr average --exp "$exp" "${average_opts[@]}" --out "$model"
   fi
 
   if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
