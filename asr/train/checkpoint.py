@@ -4,9 +4,8 @@
 it; ``last.prev.pt`` is the one it replaced, the fallback when ``last.pt``
 is unreadable), ``exp/epoch-N.pt`` the weights of the best epochs by dev
 CER and of the last ones, which :func:`average_checkpoints` turns into a
-model file.  Every file
-is written atomically (temp file and rename).  This module is the only code
-that knows a checkpoint's keys; the model file's are :class:`asr.inference.model_file.ModelFile`'s.
+model file.  Every file is written atomically (temp file and rename).  This
+module is the only code that knows a checkpoint's keys; the model file's are :class:`asr.inference.model_file.ModelFile`'s.
 """
 
 from __future__ import annotations
