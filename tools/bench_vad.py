@@ -12,8 +12,10 @@ utterances with their room noise, above the noise's), in two kinds with
 the same utterances and pause lengths:
 
 - ``white``: Gaussian white noise;
-- ``babble``: 4 talkers, random stretches of 40 AN4 training utterances
-  (whose speakers are in neither test nor dev) summed.
+- ``babble``: 4 talkers, each one of 40 AN4 training utterances (whose
+  speakers are in neither test nor dev) from a random offset, summed, as
+  :func:`asr.data.degrade.babble` makes it for training and
+  tools/bench_robustness.py.
 
 Each recording is transcribed as `asr transcribe` does it (the shipped model
 by default, text only), with each VAD (``energy``, ``silero``) and each
@@ -56,9 +58,10 @@ def an4_utterances(root: Path, rate: int, part: str, count: int | None, seed: in
     """(samples, reference) of the first ``count`` AN4 utterances of ``part``, and the babble pool.
 
     Read through the corpus preparer's data dirs, as a recipe reads them;
-    the babble comes from its train part, whose speakers are in neither test nor dev.
+    the babble comes from its train part, whose speakers are in neither test nor dev,
+    with silences trimmed so that it has no gaps.
     """
-    from asr.data import read_audio, read_table
+    from asr.data import degrade, read_audio, read_table
     from asr.data.corpora.an4 import prepare_an4
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,14 +71,7 @@ def an4_utterances(root: Path, rate: int, part: str, count: int | None, seed: in
     keys = sorted(wavs)[:count]
     chosen = np.random.default_rng(seed).choice(len(train), BABBLE_POOL, replace=False)
     return ([(read_audio(wavs[k], rate), texts[k]) for k in keys],
-            [read_audio(train[i], rate) for i in chosen])
-
-
-def babble(length: int, pool_track: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``length`` samples of :data:`BABBLE_TALKERS` random stretches of ``pool_track`` summed, at unit power."""
-    starts = rng.integers(0, len(pool_track) - length, BABBLE_TALKERS)
-    mix = np.sum([pool_track[s : s + length] for s in starts], axis=0, dtype=np.float64)
-    return mix / np.sqrt(np.mean(mix**2))
+            [degrade.trim_silence(read_audio(train[i], rate), rate) for i in chosen])
 
 
 def build_recordings(utterances: list[tuple[np.ndarray, str]], pool: list[np.ndarray], noise: str, rate: int,
@@ -85,8 +81,9 @@ def build_recordings(utterances: list[tuple[np.ndarray, str]], pool: list[np.nda
     The pause lengths depend on ``seed`` only, so both noises pause alike.
     """
     pauses = (np.random.default_rng(seed).uniform(*PAUSE, len(utterances) + 1) * rate).astype(int)
+    from asr.data import degrade
+
     rng = np.random.default_rng([seed, ("white", "babble").index(noise)])
-    track = np.concatenate(pool)
     total = sum(len(s) for s, _ in utterances) + pauses.sum()
     groups = np.array_split(np.arange(len(utterances)), max(1, int(total / rate // (minutes * 60))))
     recordings = []
@@ -94,7 +91,8 @@ def build_recordings(utterances: list[tuple[np.ndarray, str]], pool: list[np.nda
         speech = [utterances[i][0] for i in group]
         level = np.sqrt(np.mean(np.concatenate(speech).astype(np.float64) ** 2) / 10 ** (snr / 10))
         lengths = [*pauses[group], pauses[group[-1] + 1]]  # a pause before each utterance, and one after
-        gaps = [level * (rng.standard_normal(n) if noise == "white" else babble(n, track, rng)) for n in lengths]
+        gaps = [level * (rng.standard_normal(n) if noise == "white"
+                         else degrade.babble(pool, n, rng, talkers=BABBLE_TALKERS, rms_db=0.0)) for n in lengths]
         parts = [x for gap, samples in zip(gaps, speech) for x in (gap, samples)] + [gaps[-1]]
         recordings.append(Recording(f"{noise}-{number}", np.concatenate(parts).astype(np.float32),
                                     " ".join(utterances[i][1] for i in group)))
