@@ -81,6 +81,21 @@ def test_names_resolve_to_bundled_files_and_paths_stay_paths(tmp_path, monkeypat
     assert resolve_model("an4").resolve() == (tmp_path / "an4").resolve()
 
 
+def test_a_cards_aliases_select_its_model_but_never_shadow_a_file(tmp_path, monkeypatch):
+    """A former name (a model merged into another) keeps selecting it; it is not listed as a model of its own."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(MODELS_DIR / "copiste.pt", folder / "main.pt")
+    (folder / "main.yaml").write_text("aliases: [old-name]\n", encoding="utf-8")
+    assert list(bundled_models(folder)) == ["main"] and bundled_models(folder)["main"].aliases == ["old-name"]
+    assert resolve_model("old-name", folder) == folder / "main.pt"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old-name").write_bytes(b"x")
+    assert resolve_model("old-name", folder).resolve() == (tmp_path / "old-name").resolve()
+    with pytest.raises(FileNotFoundError, match=r"\(bundled: main;"):
+        resolve_model("other", folder)
+
+
 def test_an_unknown_name_lists_the_bundled_models(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"^nosuch: no such model file, and not a bundled model \(bundled: an4"):
         resolve_model("nosuch")

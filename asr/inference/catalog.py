@@ -2,7 +2,9 @@
 
 A bundled model is ``asr/models/NAME.pt`` with its card ``NAME.yaml`` beside
 it: what it was trained on, its language and its measured test figures (from
-its recipe's RESULTS.md), which the model file itself does not hold.
+its recipe's RESULTS.md), which the model file itself does not hold.  A
+card's ``aliases`` are former names that still select the model, so that a
+command written for a model that was merged into another keeps working.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ class BundledModel:
     path: Path
     card: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def aliases(self) -> list[str]:
+        """Other names that select this model (its card's ``aliases``)."""
+        return [str(alias) for alias in self.card.get("aliases", [])]
+
 
 def bundled_models(folder: Path = MODELS_DIR) -> dict[str, BundledModel]:
     """The shipped models by name, each with its card (empty where a model has none)."""
@@ -47,15 +54,16 @@ def resolve_model(spec: str | Path | None, folder: Path = MODELS_DIR) -> Path:
     missing one is a one-line error that lists the bundled names.
     """
     bundled = bundled_models(folder)
+    names = {**{alias: model for model in bundled.values() for alias in model.aliases}, **bundled}
     if spec is None:
         spec = DEFAULT_NAME
     path = Path(spec)
-    if path.exists() or str(spec) not in bundled:
+    if path.exists() or str(spec) not in names:
         if not path.exists():
             raise FileNotFoundError(f"{spec}: no such model file, and not a bundled model "
                                     f"(bundled: {', '.join(bundled) or 'none'}; `asr models` lists them)")
         return path
-    return bundled[str(spec)].path
+    return names[str(spec)].path
 
 
 def describe(model: BundledModel) -> dict[str, Any]:
