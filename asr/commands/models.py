@@ -23,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(facts.pop("name"))
         for key, value in facts.items():
-            print(f"  {key + ':':<12} {value}")
+            print(f"  {key + ':':<12} {', '.join(map(str, value)) if isinstance(value, list) else value}")
         print(f"  {'path:':<12} {model.path}")
     return 0
