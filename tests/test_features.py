@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from asr.data.audio import read_audio
@@ -10,7 +11,7 @@ from asr.data.features import (
     stack_frames,
     subtract_utterance_mean,
 )
-from asr.data.kaldi_fbank import FbankConfig, accumulate_cmvn
+from asr.data.kaldi_fbank import FbankConfig, accumulate_cmvn, dither_digital_silence, native_fbank
 
 
 def kaldi_fbank_reference(samples: np.ndarray, bins: int = 80) -> np.ndarray:
@@ -96,3 +97,23 @@ def test_spec_augment_masks_stay_within_each_length_and_are_reproducible():
     masked_frames = (out[1] == 0).all(dim=1).nonzero().flatten()
     assert masked_frames.numel() == 0 or masked_frames.max() < 40
     assert (out[0] == 0).all(dim=0).sum() <= 20  # at most two bands of 10 bins
+
+
+def test_digital_silence_gets_kaldi_dither_and_recorded_audio_does_not(an4_wavs):
+    """A frame-long run of exact zeros (padding, recordings joined with zeros) becomes noise of one 16-bit
+    step, the same each time; real AN4 audio, and shorter runs of zeros, are left as they are."""
+    config = FbankConfig()
+    speech = read_audio(an4_wavs[0], 16000)
+    assert dither_digital_silence(speech, config) is speech
+    short = np.concatenate([speech, np.zeros(399, np.float32), speech])
+    assert dither_digital_silence(short, config) is short
+    padded = np.concatenate([np.zeros(4000, np.float32), speech, np.zeros(400, np.float32)])
+    out = dither_digital_silence(padded, config)
+    assert np.array_equal(out[4000:-400], speech) and np.array_equal(out, dither_digital_silence(padded, config))
+    assert np.all(out[:4000] != 0) and np.all(out[-400:] != 0)
+    assert np.std(out[:4000]) * 32768 == pytest.approx(1.0, rel=0.1)
+    # The padding's features are those of a very quiet recording: above the float floor (log of float
+    # epsilon, -15.9, as every bin of digital silence was) by 10 or more, and well below the speech.
+    feats = fbank(padded, config)
+    assert np.abs(native_fbank(padded, config) - feats.numpy()).max() < 1e-3  # the runtime's fbank does the same
+    assert feats[:20].min() > np.log(np.finfo(np.float32).eps) + 10 and feats[:20].max() < feats.max() - 5

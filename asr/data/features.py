@@ -14,15 +14,19 @@ import numpy as np
 import torch
 import torchaudio
 
-from asr.data.kaldi_fbank import SAMPLE_SCALE, FbankConfig, check_length, cmvn_arrays
+from asr.data.kaldi_fbank import SAMPLE_SCALE, FbankConfig, check_length, cmvn_arrays, dither_digital_silence
 
 
 def fbank(samples: np.ndarray | torch.Tensor, config: FbankConfig) -> torch.Tensor:
     """(T, num_mel_bins) log mel energies of mono samples in [-1, 1].
 
     Samples are scaled to the 16-bit range first, because Kaldi computes on
-    integer sample values and its energy floor assumes that scale.
+    integer sample values and its energy floor assumes that scale.  Digital
+    silence gets Kaldi's dither first (:func:`dither_digital_silence`).
     """
+    if isinstance(samples, torch.Tensor):
+        samples = samples.detach().cpu().numpy()
+    samples = dither_digital_silence(np.asarray(samples, dtype=np.float32).reshape(-1), config)
     wave = torch.as_tensor(samples, dtype=torch.float32).reshape(1, -1) * SAMPLE_SCALE
     check_length(wave.shape[1], config)
     return torchaudio.compliance.kaldi.fbank(

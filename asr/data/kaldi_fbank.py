@@ -37,11 +37,44 @@ class FbankConfig:
         return self.num_mel_bins
 
 
+def frame_samples(config: FbankConfig) -> int:
+    """Samples in one analysis frame."""
+    return int(config.sample_rate * config.frame_length_ms / 1000)
+
+
 def check_length(num_samples: int, config: FbankConfig) -> None:
     """Refuse audio shorter than one frame (Kaldi gives it no frames, and the model nothing to read)."""
-    least = int(config.sample_rate * config.frame_length_ms / 1000)
+    least = frame_samples(config)
     if num_samples < least:
         raise ValueError(f"audio shorter than one frame ({num_samples} < {least} samples)")
+
+
+def dither_digital_silence(samples: np.ndarray, config: FbankConfig) -> np.ndarray:
+    """``samples`` with every run of exact zeros a frame long or longer filled with noise of one 16-bit step.
+
+    Digital silence (padding, a muted stretch, recordings joined with zeros)
+    has no energy at all: its log mel frames sit at the float floor, about 20
+    below those of the quietest recorded room, and a model that subtracts
+    each input's mean frame (``utterance_mean``) then sees its speech shifted
+    far from anything it trained on (AN4 test joined with 0.3 s of zeros: 63
+    word errors in 348 against 27 with quiet noise there).  The noise is
+    Kaldi's dither (Gaussian, one 16-bit step: -90 dBFS), seeded, so the same
+    input gives the same features; recorded audio is never zero for a whole
+    frame, so its features do not change.
+    """
+    zero = np.asarray(samples) == 0
+    if not zero.any():
+        return samples
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], zero.astype(np.int8), [0]))))
+    starts, ends = edges[::2], edges[1::2]
+    long = ends - starts >= frame_samples(config)
+    if not long.any():
+        return samples
+    out = np.array(samples, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    for start, end in zip(starts[long], ends[long]):
+        out[start:end] = rng.standard_normal(end - start) / SAMPLE_SCALE
+    return out
 
 
 def native_fbank(samples: np.ndarray, config: FbankConfig) -> np.ndarray:
@@ -57,7 +90,8 @@ def native_fbank(samples: np.ndarray, config: FbankConfig) -> np.ndarray:
     options.mel_opts.num_bins = config.num_mel_bins
     options.energy_floor = 0.0
     computer = knf.OnlineFbank(options)
-    computer.accept_waveform(config.sample_rate, np.asarray(samples, dtype=np.float32) * SAMPLE_SCALE)
+    samples = dither_digital_silence(np.asarray(samples, dtype=np.float32), config)
+    computer.accept_waveform(config.sample_rate, samples * SAMPLE_SCALE)
     computer.input_finished()
     # Copied while the computer lives: its frames are views of its own buffer.
     return np.array([computer.get_frame(i) for i in range(computer.num_frames_ready)], dtype=np.float32)
