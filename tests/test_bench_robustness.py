@@ -51,7 +51,7 @@ def test_each_utterance_gets_its_own_draws_whatever_else_runs():
     assert not np.array_equal(noisy("an391-mjwl-b"), noisy("an391-mjwl-b", seed=1))
     assert set(tool.CONDITIONS) == {
         "clean", "8k", "telephone", "trimmed", "gain-25", "gain+15", "white-20", "white-10", "white-5",
-        "babble-20", "babble-10", "babble-5", "reverb-0.3", "reverb-0.5", "reverb-0.8"}
+        "babble-20", "babble-10", "babble-5", "reverb-0.3", "reverb-0.5", "reverb-0.8", "padded-0.3", "padded-1", "quiet-1"}
 
 
 def test_dev_speakers_are_benchmarked_apart_from_test(mini_an4, tmp_path):

@@ -189,3 +189,31 @@ def test_bench_vad_prints_a_table_on_a_tiny_subset(an4_root):
     assert [(row[0], row[1]) for row in body] == [(vad, f"{noise} 10 dB") for vad in VADS
                                                   for noise in ("white", "babble")]
     assert all(float(cell) >= 0 for row in body for cell in row[2:])
+
+
+def test_digital_silence_at_the_ends_of_a_piece_is_left_out(an4_root):
+    """A real utterance between a second of exact zeros each side is recognized as the utterance alone; zero
+    runs shorter than a frame, and recorded audio, are kept as they are; a piece of zeros only is dropped."""
+    wav = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))[0]
+    speech = read_audio(wav, RATE)
+    silence = np.zeros(RATE, np.float32)
+    assert segment(speech, RATE) == [(0, len(speech))]
+    assert segment(np.concatenate([silence, speech, silence]), RATE) == [(RATE, RATE + len(speech))]
+    short = np.zeros(int(0.02 * RATE), np.float32)
+    assert segment(np.concatenate([short, speech]), RATE) == [(0, len(short) + len(speech))]
+    # A long recording cut by the energy VAD: the stretch of zeros between the utterances is no piece.
+    joined = np.concatenate([speech, np.zeros(30 * RATE, np.float32), speech])
+    pieces = segment(joined, RATE, max_segment=20.0, vad="energy")
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(joined)
+    assert sum(b - a for a, b in pieces) == 2 * len(speech)
+
+
+def test_a_clip_padded_with_digital_silence_reads_as_the_clip_with_word_times_in_its_time_base(
+        greedy_model, an4_root):
+    wav = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))[1]
+    speech = read_audio(wav, RATE)
+    alone = greedy_model.transcribe(speech)
+    padded = greedy_model.transcribe(np.concatenate([np.zeros(RATE, np.float32), speech,
+                                                     np.zeros(RATE, np.float32)]))
+    assert padded.text == alone.text
+    assert [w.start for w in padded.words] == pytest.approx([w.start + 1.0 for w in alone.words], abs=1e-3)

@@ -15,6 +15,9 @@ with asr.data.degrade, the functions training augmentation uses too:
   white-SNR    white noise at SNR 20, 10, 5 dB over the speech frames
   babble-SNR   5 talkers from AN4 training utterances (never test) at SNR 20, 10, 5 dB
   reverb-RT60  a random shoebox room with RT60 0.3, 0.5, 0.8 s, talker 1-3 m from the mic
+  padded-S     S = 0.3 or 1 s of digital silence (exact zeros) before and after: an edited clip, TTS,
+               a noise-suppressed call
+  quiet-1      1 s of white noise at -90 dBFS (one 16-bit step) before and after: near-digital silence
 
 ``--set dev`` scores the recipe's dev speakers instead (held out of
 training), where augmentation settings are chosen; test is for the final
@@ -55,6 +58,7 @@ CONDITIONS: dict[str, tuple[str, float]] = {
     "gain-25": ("gain", -25.0), "gain+15": ("gain", 15.0),
     **{f"{kind}-{snr}": (kind, float(snr)) for kind in ("white", "babble") for snr in (20, 10, 5)},
     **{f"reverb-{rt60}": ("reverb", rt60) for rt60 in (0.3, 0.5, 0.8)},
+    **{f"padded-{seconds:g}": ("padded", seconds) for seconds in (0.3, 1.0)}, "quiet-1": ("quiet", 1.0),
 }
 
 
@@ -69,6 +73,10 @@ def degraded(kind: str, value: float, samples: np.ndarray, rate: int, rng: np.ra
         return degrade.trim_silence(samples, rate, keep_ms=value), rate
     if kind == "gain":
         return degrade.gain(samples, value), rate
+    if kind in ("padded", "quiet"):
+        before, after = (np.zeros(round(value * rate), dtype=np.float32) if kind == "padded"
+                         else degrade.white_noise(round(value * rate), rng, rms_db=-90.0) for _ in range(2))
+        return np.concatenate([before, samples, after]), rate
     if kind == "reverb":
         return degrade.reverberate(samples, degrade.room_impulse_response(value, rate, rng)), rate
     if kind in ("white", "babble"):

@@ -17,6 +17,10 @@ activity detectors behind it:
 
 Both return (start, end) sample ranges, ordered and non-overlapping, in the
 recording's time base: callers shift word times by each piece's start.
+Digital silence (exact zeros, 25 ms or more) at either end of a piece is
+left out of it (:func:`without_digital_silence`): it holds nothing, and a
+model that subtracts each input's mean frame reads a second of it on each
+side of an AN4 test utterance at 27% WER instead of 5%.
 
 ``silero`` is the default: on AN4 test utterances joined into 10-minute
 recordings with noise in the pauses (tools/bench_vad.py), it makes fewer
@@ -55,6 +59,7 @@ MIN_SEGMENT = 1.0
 MIN_PAUSE = 0.3
 PAD = 0.15
 SILERO_RATES = (8000, 16000)  # what the network reads; other rates are resampled to 16 kHz for it
+DIGITAL_SILENCE = 0.025  # a run of exact zeros this long (one fbank frame) is digital silence, not a zero crossing
 
 
 def check_max_segment(seconds: float, name: str = "max_segment") -> float:
@@ -177,12 +182,27 @@ def segment(samples: np.ndarray, rate: int, max_segment: float = 20.0, vad: str 
     A recording that fits is one piece whatever ``vad`` says.  ``energy``
     covers every sample (:func:`split_on_silence`); ``silero`` gives its
     speech regions only (none in a recording without speech), each cut
-    further by :func:`split_on_silence` if it is too long.
+    further by :func:`split_on_silence` if it is too long.  Either way each
+    piece is cut free of digital silence at its ends, and one shorter than
+    :data:`DIGITAL_SILENCE` after that is dropped.
     """
     check_vad(vad)
     if len(samples) <= max_segment * rate:
-        return [(0, len(samples))]
-    if vad == "energy":
-        return split_on_silence(samples, rate, max_segment)
-    return [(start + a, start + b) for start, end in speech_regions(samples, rate)
-            for a, b in split_on_silence(samples[start:end], rate, max_segment)]
+        pieces = [(0, len(samples))]
+    elif vad == "energy":
+        pieces = split_on_silence(samples, rate, max_segment)
+    else:
+        pieces = [(start + a, start + b) for start, end in speech_regions(samples, rate)
+                  for a, b in split_on_silence(samples[start:end], rate, max_segment)]
+    least = round(DIGITAL_SILENCE * rate)
+    return [piece for start, end in pieces
+            if (piece := without_digital_silence(samples, start, end, least))[1] - piece[0] >= least]
+
+
+def without_digital_silence(samples: np.ndarray, start: int, end: int, least: int) -> tuple[int, int]:
+    """``(start, end)`` less the runs of exact zeros of ``least`` samples or more at either end (empty if all are)."""
+    nonzero = np.flatnonzero(samples[start:end])
+    if len(nonzero) == 0:
+        return start, start
+    lead, trail = int(nonzero[0]), end - start - int(nonzero[-1]) - 1
+    return start + (lead if lead >= least else 0), end - (trail if trail >= least else 0)
