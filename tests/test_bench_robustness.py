@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import REPO
 
 TOOL = REPO / "tools" / "bench_robustness.py"
@@ -49,6 +50,12 @@ def test_each_utterance_gets_its_own_draws_whatever_else_runs():
     assert np.array_equal(noisy("an391-mjwl-b"), noisy("an391-mjwl-b"))
     assert not np.array_equal(noisy("an391-mjwl-b"), noisy("an392-mjwl-b"))
     assert not np.array_equal(noisy("an391-mjwl-b"), noisy("an391-mjwl-b", seed=1))
+    padded = tool.degraded("padded", 1.0, samples, 16000, tool.utterance_rng(0, "u", "padded"), list)[0]
+    assert len(padded) == 8000 + 2 * 16000 and not padded[:16000].any() and not padded[-16000:].any()
+    assert np.array_equal(padded[16000:-16000], samples)
+    quiet = tool.degraded("quiet", 1.0, samples, 16000, tool.utterance_rng(0, "u", "quiet"), list)[0]
+    assert np.array_equal(quiet[16000:-16000], samples) and quiet[:16000].all()
+    assert np.std(quiet[:16000]) == pytest.approx(10 ** (-90 / 20), rel=0.1)  # -90 dBFS
     assert set(tool.CONDITIONS) == {
         "clean", "8k", "telephone", "trimmed", "gain-25", "gain+15", "white-20", "white-10", "white-5",
         "babble-20", "babble-10", "babble-5", "reverb-0.3", "reverb-0.5", "reverb-0.8", "padded-0.3", "padded-1", "quiet-1"}

@@ -110,6 +110,7 @@ def test_asr_models_lists_text_and_json(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("an4\n") and "decoding:" in out and "path:" in out
+    assert "\n  aliases:     an4-robust\n" in out  # a list field as text, not a Python list
     assert main(["models", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["name"] == "an4" and rows[0]["path"].endswith("an4.pt")
