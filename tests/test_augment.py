@@ -151,8 +151,8 @@ def test_training_degrades_audio_only_in_its_epochs(mini_data, tmp_path, monkeyp
     calls: list[int] = []
     epoch_ends: list[int] = []
     features_of = WaveAugmenter.features_of
-    monkeypatch.setattr(WaveAugmenter, "features_of", lambda self, utt, rng: calls.append(len(epoch_ends))
-                        or features_of(self, utt, rng))
+    monkeypatch.setattr(WaveAugmenter, "features_of", lambda self, utt, rng, gate_pad=None:
+                        calls.append(len(epoch_ends)) or features_of(self, utt, rng, gate_pad))
     tiny = {"model": {"hidden": 16, "layers": 1, "dropout": 0.1}, "epochs": 3, "warmup_steps": 2,
             "max_frames": 3000, "keep_best": 1, "threads": 1,
             "wave_augment": {"noise": 1.0, "start_epoch": 2, "end_epoch": 2}}

@@ -18,6 +18,8 @@ with asr.data.degrade, the functions training augmentation uses too:
   padded-S     S = 0.3 or 1 s of digital silence (exact zeros) before and after: an edited clip, TTS,
                a noise-suppressed call
   quiet-1      1 s of white noise at -90 dBFS (one 16-bit step) before and after: near-digital silence
+  gated        the silence beyond 100 ms of the speech replaced by white noise at -90 dBFS, as a noise
+               gate or suppressor leaves it (degrade.gate)
 
 ``--set dev`` scores the recipe's dev speakers instead (held out of
 training), where augmentation settings are chosen; test is for the final
@@ -59,6 +61,7 @@ CONDITIONS: dict[str, tuple[str, float]] = {
     **{f"{kind}-{snr}": (kind, float(snr)) for kind in ("white", "babble") for snr in (20, 10, 5)},
     **{f"reverb-{rt60}": ("reverb", rt60) for rt60 in (0.3, 0.5, 0.8)},
     **{f"padded-{seconds:g}": ("padded", seconds) for seconds in (0.3, 1.0)}, "quiet-1": ("quiet", 1.0),
+    "gated": ("gated", -90.0),
 }
 
 
@@ -73,6 +76,8 @@ def degraded(kind: str, value: float, samples: np.ndarray, rate: int, rng: np.ra
         return degrade.trim_silence(samples, rate, keep_ms=value), rate
     if kind == "gain":
         return degrade.gain(samples, value), rate
+    if kind == "gated":
+        return degrade.gate(samples, rate, rng, level_db=value, keep_ms=100.0), rate
     if kind in ("padded", "quiet"):
         before, after = (np.zeros(round(value * rate), dtype=np.float32) if kind == "padded"
                          else degrade.white_noise(round(value * rate), rng, rms_db=-90.0) for _ in range(2))

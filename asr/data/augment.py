@@ -1,9 +1,14 @@
 """On-the-fly waveform augmentation for training: the recording conditions users have.
 
 Each epoch, each training utterance may be trimmed to its speech, put in a
-simulated room, mixed with noise, changed in level and narrowed to a
-telephone or 8 kHz band: each with its own probability, in the order a
-recording goes through them (room, noise, level, channel).  The result is
+simulated room, mixed with noise, gated (its silence made near-digital and
+more of it added, as a noise suppressor leaves it), changed in level and
+narrowed to a telephone or 8 kHz band: each with its own probability, in the
+order a recording goes through them (room, noise, suppressor, level,
+channel).  The gate is drawn per batch, not per utterance
+(:meth:`WaveAugmenter.draw_gate`): the silence it adds lengthens a padded
+batch to its longest utterance, so one gated utterance would cost as much as
+gating them all.  The result is
 turned into Kaldi fbank with the data dir's own settings and normalized with
 its CMVN, so data dirs, CMVN and the model's front end stay as they are;
 unaugmented draws keep the stored features.  The degradations themselves are
@@ -45,6 +50,12 @@ class WaveAugmentConfig:
     noise: float = 0.0
     snr_db: tuple[float, float] = (5.0, 25.0)
     babble: float = 0.5  # share of the noise that is babble of other training utterances, the rest white
+    # Per batch: every utterance's silence beyond gate_keep_ms of its speech made near-digital (gate_level_db),
+    # and gate_pad seconds more of it added before and after (one draw per side for the whole batch).
+    gate: float = 0.0
+    gate_keep_ms: tuple[float, float] = (50.0, 300.0)  # a suppressor's hangover, drawn per utterance
+    gate_pad: tuple[float, float] = (0.0, 1.0)
+    gate_level_db: tuple[float, float] = (-100.0, -80.0)  # dBFS, drawn per utterance: one 16-bit step is -90
     gain: float = 0.0  # recording level, clipped above full scale
     gain_db: tuple[float, float] = (-25.0, 15.0)
     narrowband: float = 0.0  # an 8 kHz channel (phone, voice recorder)
@@ -57,17 +68,18 @@ class WaveAugmentConfig:
     end_epoch: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("trim_keep_ms", "rt60", "snr_db", "gain_db"):  # lists from the Python API, as YAML gives tuples
+        ranges = ("trim_keep_ms", "rt60", "snr_db", "gate_keep_ms", "gate_pad", "gate_level_db", "gain_db")
+        for name in ranges:  # lists from the Python API, as YAML gives tuples
             setattr(self, name, tuple(getattr(self, name)))
-        for name in ("trim", "reverb", "noise", "babble", "gain", "narrowband", "telephone"):
+        for name in ("trim", "reverb", "noise", "babble", "gate", "gain", "narrowband", "telephone"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
-        for name in ("trim_keep_ms", "rt60", "snr_db", "gain_db"):
+        for name in ranges:
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"{name} must be [low, high], got {[low, high]}")
-        if self.trim_keep_ms[0] < 0 or self.rt60[0] <= 0:
-            raise ValueError("trim_keep_ms must be >= 0 and rt60 > 0")
+        if min(self.trim_keep_ms[0], self.gate_keep_ms[0], self.gate_pad[0]) < 0 or self.rt60[0] <= 0:
+            raise ValueError("trim_keep_ms, gate_keep_ms and gate_pad must be >= 0 and rt60 > 0")
         if self.rooms < 1 or self.start_epoch < 1:
             raise ValueError(f"rooms and start_epoch must be at least 1, got {self.rooms} and {self.start_epoch}")
         if self.end_epoch is not None and self.end_epoch < self.start_epoch:
@@ -79,20 +91,23 @@ class WaveAugmentConfig:
 
     @property
     def active(self) -> bool:
-        return any((self.trim, self.reverb, self.noise, self.gain, self.narrowband))
+        return any((self.trim, self.reverb, self.noise, self.gate, self.gain, self.narrowband))
 
 
 BabbleSources = Callable[[np.random.Generator], list[np.ndarray]]
 
 
 def degrade_waveform(samples: np.ndarray, rate: int, config: WaveAugmentConfig, rng: np.random.Generator,
-                     rirs: list[np.ndarray], babble_sources: BabbleSources) -> np.ndarray:
+                     rirs: list[np.ndarray], babble_sources: BabbleSources,
+                     gate_pad: tuple[float, float] | None = None) -> np.ndarray:
     """One random draw of the configured degradations of ``samples`` (at ``rate``), in recording order.
 
     Returns ``samples`` itself when the draw applies none.  ``rirs`` are the
     run's room impulse responses; ``babble_sources(rng)`` gives other
     utterances to make babble from (white noise when it gives none), asked
-    only when babble is drawn.
+    only when babble is drawn.  ``gate_pad``, the batch's draw
+    (:meth:`WaveAugmenter.draw_gate`), gates the utterance with that much
+    silence added (seconds before and after); None leaves it ungated.
     """
     if rng.random() < config.trim:
         samples = degrade.trim_silence(samples, rate, keep_ms=rng.uniform(*config.trim_keep_ms))
@@ -105,6 +120,9 @@ def degrade_waveform(samples: np.ndarray, rate: int, config: WaveAugmentConfig, 
         else:
             noise = degrade.white_noise(len(samples), rng)
         samples = degrade.add_noise(samples, noise, rng.uniform(*config.snr_db), rate)
+    if gate_pad is not None:
+        samples = degrade.gate(samples, rate, rng, level_db=rng.uniform(*config.gate_level_db),
+                               keep_ms=rng.uniform(*config.gate_keep_ms), pad=gate_pad)
     if rng.random() < config.gain:
         samples = degrade.gain(samples, rng.uniform(*config.gain_db))
     if rng.random() < config.narrowband:
@@ -170,9 +188,21 @@ class WaveAugmenter:
         return [degrade.trim_silence(samples, self.features.sample_rate, keep_ms=0.0)
                 for samples in picked if samples is not None]
 
-    def features_of(self, utt: Utterance, rng: np.random.Generator) -> torch.Tensor | None:
-        """Normalized features of one random draw for ``utt``; None where the draw leaves it clean
-        (the stored features serve), its audio is unreadable, or trimming left CTC too few frames."""
+    def draw_gate(self, rng: np.random.Generator) -> tuple[float, float] | None:
+        """Whether a batch is gated, and if so the seconds of silence it adds before and after.
+
+        Drawn only when the config gates: a config without the gate draws
+        exactly what it drew before the gate existed, so its runs reproduce.
+        """
+        if not (self.config.gate and rng.random() < self.config.gate):
+            return None
+        return rng.uniform(*self.config.gate_pad), rng.uniform(*self.config.gate_pad)
+
+    def features_of(self, utt: Utterance, rng: np.random.Generator,
+                    gate_pad: tuple[float, float] | None = None) -> torch.Tensor | None:
+        """Normalized features of one random draw for ``utt`` (gated with ``gate_pad`` s added, if given);
+        None where the draw leaves it clean (the stored features serve), its audio is unreadable, or
+        trimming left CTC too few frames."""
         config = self.config
         if not config.active:
             return None
@@ -181,7 +211,7 @@ class WaveAugmenter:
             return None
         try:
             degraded = degrade_waveform(samples, self.features.sample_rate, config, rng, self.rirs,
-                                        self._babble_sources)
+                                        self._babble_sources, gate_pad)
             if degraded is samples:
                 return None
             feats = fbank(degraded, self.features)

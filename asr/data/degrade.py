@@ -269,14 +269,14 @@ def reverberate(samples: np.ndarray, rir: np.ndarray) -> np.ndarray:
     return (wet * np.sqrt(_power(samples) / wet_power)).astype(np.float32)
 
 
-def trim_silence(samples: np.ndarray, sample_rate: int, keep_ms: float = 50.0, threshold_db: float = -35.0
-                 ) -> np.ndarray:
-    """Cut leading and trailing silence down to ``keep_ms``, as a push-to-talk or VAD-cut recording has.
+def speech_span(samples: np.ndarray, sample_rate: int, keep_ms: float = 50.0, threshold_db: float = -35.0
+                ) -> tuple[int, int]:
+    """The (start, end) sample range of the speech in ``samples`` with ``keep_ms`` of context each side.
 
     Speech is the 25 ms frames within ``-threshold_db`` dB of the loudest
-    frame, so the cut lands within a frame of ``keep_ms`` before the first
-    and after the last of them.  At least the loudest frame always remains;
-    an all-silent input has no speech to find and is returned unchanged.
+    frame, so each edge lands within a frame of ``keep_ms`` from the first
+    and the last of them.  It holds at least the loudest frame; an
+    all-silent input has no speech to find, and its span is all of it.
     """
     samples = _mono(samples)
     if keep_ms < 0:
@@ -284,7 +284,36 @@ def trim_silence(samples: np.ndarray, sample_rate: int, keep_ms: float = 50.0, t
     levels, frame = frame_levels(samples, sample_rate)
     speech = np.flatnonzero(levels >= threshold_db)
     if speech.size == 0:
-        return samples.copy()
+        return 0, len(samples)
     keep = round(keep_ms / 1000 * sample_rate)
-    start = max(0, speech[0] * frame - keep)
-    return samples[start : min(len(samples), (speech[-1] + 1) * frame + keep)].copy()
+    return max(0, speech[0] * frame - keep), min(len(samples), (speech[-1] + 1) * frame + keep)
+
+
+def trim_silence(samples: np.ndarray, sample_rate: int, keep_ms: float = 50.0, threshold_db: float = -35.0
+                 ) -> np.ndarray:
+    """Cut leading and trailing silence down to ``keep_ms`` (:func:`speech_span`), as a push-to-talk or VAD-cut
+    recording has; an all-silent input is returned unchanged."""
+    start, end = speech_span(samples, sample_rate, keep_ms, threshold_db)
+    return _mono(samples)[start:end].copy()
+
+
+def gate(samples: np.ndarray, sample_rate: int, rng: np.random.Generator, level_db: float = -90.0,
+         keep_ms: float = 100.0, pad: tuple[float, float] = (0.0, 0.0), threshold_db: float = -35.0) -> np.ndarray:
+    """The silence beyond ``keep_ms`` of the speech (:func:`speech_span`) replaced with white noise at
+    ``level_db`` dBFS, and ``pad`` seconds more of it before and after, as a noise gate or suppressor (a
+    conferencing app, a phone) leaves a recording that began before the talker spoke.
+
+    Near-digital silence (-90 dBFS is one 16-bit step) lies 10-20 dB below
+    any recorded room, so a model that subtracts each input's mean frame
+    must learn that it is silence too, however much of the input it fills.
+    """
+    samples = _mono(samples)
+    if min(pad) < 0:
+        raise ValueError(f"pad must not be negative, got {pad}")
+    start, end = speech_span(samples, sample_rate, keep_ms, threshold_db)
+    head = round(pad[0] * sample_rate) + start
+    quiet = head + len(samples) - end + round(pad[1] * sample_rate)
+    if quiet == 0:
+        return samples.copy()
+    noise = white_noise(quiet, rng, rms_db=level_db)
+    return np.concatenate([noise[:head], samples[start:end], noise[head:]])

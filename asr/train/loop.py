@@ -185,9 +185,7 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
     # Ranks draw different dropout and augmentation; one process keeps the seed it always had.
     torch.manual_seed((config.seed * 100003 + epoch) * world.size + world.rank)
     rng = np.random.default_rng([config.seed, epoch, world.rank])  # the waveform degradations'
-    augmented = None
-    if data.augmenter is not None and config.wave_augment.applies_to(epoch):
-        augmented = lambda utt: data.augmenter.features_of(utt, rng)  # noqa: E731
+    augmenter = data.augmenter if data.augmenter is not None and config.wave_augment.applies_to(epoch) else None
     learner.net.train()
     loss_sum, utts, frames = 0.0, 0, 0
     shard = shard_batches(bucket_batches(data.lengths, config.max_frames, config.max_batch, True, config.seed + epoch),
@@ -196,6 +194,8 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
     progress = tqdm(shard, desc=f"epoch {epoch}", unit="batch", mininterval=5, leave=False,
                     disable=None if world.is_main else True)
     for indices, weight in progress:
+        gate_pad = augmenter.draw_gate(rng) if augmenter is not None else None  # per batch: see asr.data.augment
+        augmented = None if augmenter is None else lambda utt: augmenter.features_of(utt, rng, gate_pad)  # noqa: E731
         batch = data.reader.batch([data.train[i] for i in indices], augmented)
         loss, final = compute_loss(learner.net, batch, config, learner.device, learner.amp)
         learner.optimizer.zero_grad()
