@@ -27,6 +27,9 @@ ALL_ON = dict(trim=1.0, reverb=1.0, noise=1.0, gain=1.0, narrowband=1.0, rooms=2
     ({"rooms": 0}, "rooms and start_epoch must be at least 1"),
     ({"start_epoch": 0}, "rooms and start_epoch must be at least 1"),
     ({"rt60": (0.0, 0.5)}, "rt60 > 0"),
+    ({"gate": 2.0}, "gate must be a probability"),
+    ({"gate_pad": (-1.0, 1.0)}, "gate_pad must be >= 0"),
+    ({"gate_level_db": (-80.0, -100.0)}, "gate_level_db must be \\[low, high\\]"),
     ({"start_epoch": 5, "end_epoch": 4}, "end_epoch \\(4\\) must not come before start_epoch \\(5\\)"),
 ])
 def test_bad_settings_are_refused(values, message):
@@ -92,6 +95,37 @@ def test_augmented_features_are_normalized_fbank_of_the_degraded_audio(train_set
     assert feats.shape[0] == utt.num_frames
     clean = WaveAugmenter(WaveAugmentConfig(gain=0.0), data, utts, features, mean, inv_std, 3, 1)
     assert clean.features_of(utt, np.random.default_rng(0)) is None
+
+
+def test_the_gate_draws_per_batch_and_nothing_when_off(train_set):
+    """A config without the gate leaves the generator as it found it, so runs from before it reproduce."""
+    data, features, cmvn, utts = train_set
+    norm = normalization(features, cmvn)
+    off = WaveAugmenter(WaveAugmentConfig(gain=1.0), data, utts, features, *norm, subsampling=3, seed=1)
+    rng = np.random.default_rng(0)
+    assert off.draw_gate(rng) is None and rng.random() == np.random.default_rng(0).random()
+    on = WaveAugmenter(WaveAugmentConfig(gate=1.0, gate_pad=(0.2, 0.4)), data, utts, features, *norm, 3, 1)
+    pad = on.draw_gate(np.random.default_rng(0))
+    assert pad is not None and all(0.2 <= seconds <= 0.4 for seconds in pad)
+    gated = on.features_of(utts[0], np.random.default_rng(0), pad)
+    stored = on.features_of(utts[0], np.random.default_rng(0))  # no gate drawn for the batch: clean, stored
+    assert stored is None and gated.shape[0] == pytest.approx(utts[0].num_frames + sum(pad) * 100, abs=2)
+
+
+def test_training_gates_whole_batches(mini_data, tmp_path, monkeypatch):
+    """One gate draw per batch, given to each of the batch's utterances."""
+    draws: list[tuple[float, float] | None] = []
+    given: list[tuple[float, float] | None] = []
+    draw_gate, features_of = WaveAugmenter.draw_gate, WaveAugmenter.features_of
+    monkeypatch.setattr(WaveAugmenter, "draw_gate", lambda self, rng: draws.append(draw_gate(self, rng)) or draws[-1])
+    monkeypatch.setattr(WaveAugmenter, "features_of", lambda self, utt, rng, gate_pad=None:
+                        given.append(gate_pad) or features_of(self, utt, rng, gate_pad))
+    tiny = {"model": {"hidden": 16, "layers": 1, "dropout": 0.1}, "epochs": 1, "warmup_steps": 2,
+            "max_frames": 3000, "keep_best": 1, "threads": 1, "wave_augment": {"gate": 1.0}}
+    train(from_dict(TrainConfig, tiny), mini_data / "train", mini_data / "dev", tmp_path / "a", resume=False)
+    assert len(draws) > 1 and None not in draws and len(set(draws)) == len(draws)
+    assert len(given) > len(draws) and set(given) == set(draws)
+    assert given == sorted(given, key=draws.index)  # each batch's utterances get its own draw, in order
 
 
 def test_unreadable_audio_keeps_its_stored_features_with_one_warning(train_set, tmp_path, caplog):

@@ -246,3 +246,25 @@ def test_bad_parameters_are_one_clear_error():
         degrade.gain(tone(0.1), float("inf"))
     with pytest.raises(ValueError, match="num_samples must be at least 1"):
         degrade.white_noise(0, rng())
+
+
+def test_gate_makes_the_silence_near_digital_adds_the_pad_and_keeps_the_speech(speech):
+    samples = speech[2]
+    start, end = degrade.speech_span(samples, RATE, keep_ms=0.0)
+    assert 0 < start < end < len(samples)  # this clip has room silence at both ends
+    out = degrade.gate(samples, RATE, rng(), level_db=-90.0, keep_ms=0.0, pad=(0.5, 0.25))
+    head = RATE // 2 + start
+    assert out.dtype == np.float32 and len(out) == len(samples) + 3 * RATE // 4
+    np.testing.assert_array_equal(out[head : head + end - start], samples[start:end])
+    for quiet in (out[:head], out[head + end - start :]):
+        assert db(np.mean(np.square(quiet, dtype=np.float64))) == pytest.approx(-90.0, abs=0.5)
+    assert db(np.mean(np.square(samples[:start], dtype=np.float64))) > -80.0  # the room was louder than that
+
+
+def test_gate_edge_cases(speech):
+    silent = np.zeros(RATE, np.float32)
+    np.testing.assert_array_equal(degrade.gate(silent, RATE, rng()), silent)  # no speech: nothing is silence
+    whole = speech[0]
+    assert np.array_equal(degrade.gate(whole, RATE, rng(), keep_ms=1e6), whole)  # the span reaches both ends
+    with pytest.raises(ValueError, match="pad must not be negative"):
+        degrade.gate(whole, RATE, rng(), pad=(-0.1, 0.0))
