@@ -208,6 +208,32 @@ def test_digital_silence_at_the_ends_of_a_piece_is_left_out(an4_root):
     assert sum(b - a for a, b in pieces) == 2 * len(speech)
 
 
+def test_near_digital_silence_at_the_ends_of_a_piece_is_cut_to_the_pad(an4_root):
+    """A second of -90 dBFS noise (as a noise gate leaves) each side of a real utterance is cut to PAD s each side;
+    exact zeros beyond it still go entirely; a recording that quiet throughout is kept whole, not dropped."""
+    wav = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))[0]
+    speech = read_audio(wav, RATE)
+    rng = np.random.default_rng(0)
+    hiss = rng.normal(0.0, 10 ** (-90 / 20), (2, RATE)).astype(np.float32)
+    [(start, end)] = segment(np.concatenate([hiss[0], speech, hiss[1]]), RATE)
+    pad, frame = round(segmentation.PAD * RATE), round(0.025 * RATE)
+    assert abs(start - (RATE - pad)) <= frame and abs(end - (RATE + len(speech) + pad)) <= frame
+    zeros = np.zeros(RATE, np.float32)
+    [(start, end)] = segment(np.concatenate([zeros, hiss[0], speech, hiss[1], zeros]), RATE)
+    assert abs(start - (2 * RATE - pad)) <= frame and abs(end - (2 * RATE + len(speech) + pad)) <= frame
+    faint = speech * np.float32(10 ** (-70 / 20))
+    assert segment(faint, RATE) == [(0, len(faint))]
+    assert segment(hiss[0], RATE) == [(0, RATE)]
+
+
+def test_a_clip_between_near_digital_silences_reads_as_the_clip(greedy_model, an4_root):
+    wav = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))[1]
+    speech = read_audio(wav, RATE)
+    hiss = np.random.default_rng(1).normal(0.0, 10 ** (-90 / 20), (2, RATE)).astype(np.float32)
+    assert greedy_model.transcribe(np.concatenate([hiss[0], speech, hiss[1]])).text == \
+        greedy_model.transcribe(speech).text
+
+
 def test_a_clip_padded_with_digital_silence_reads_as_the_clip_with_word_times_in_its_time_base(
         greedy_model, an4_root):
     wav = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))[1]
