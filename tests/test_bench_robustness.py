@@ -59,10 +59,13 @@ def test_each_utterance_gets_its_own_draws_whatever_else_runs():
     speech = np.concatenate([np.zeros(4000, np.float32), samples, np.zeros(4000, np.float32)])
     gated = tool.degraded("gated", -90.0, speech, 16000, tool.utterance_rng(0, "u", "gated"), list)[0]
     assert len(gated) == len(speech) and gated[:2000].all()  # the zeros beyond 100 ms of the speech are filled
+    narrow, narrow_rate = tool.degraded("8k-padded", 1.0, samples, 16000, tool.utterance_rng(0, "u", "8k"), list)
+    assert narrow_rate == 8000 and not narrow[:8000].any() and not narrow[-8000:].any()
+    assert len(narrow) == 16000 + len(tool.degraded("8k", 0.0, samples, 16000, None, list)[0])
     assert set(tool.CONDITIONS) == {
         "clean", "8k", "telephone", "trimmed", "gain-25", "gain+15", "white-20", "white-10", "white-5",
-        "babble-20", "babble-10", "babble-5", "reverb-0.3", "reverb-0.5", "reverb-0.8", "padded-0.3", "padded-1", "quiet-1",
-        "gated"}
+        "babble-20", "babble-10", "babble-5", "reverb-0.3", "reverb-0.5", "reverb-0.8", "padded-0.3", "padded-1",
+        "quiet-1", "gated", "8k-padded-1"}
 
 
 def test_dev_speakers_are_benchmarked_apart_from_test(mini_an4, tmp_path):

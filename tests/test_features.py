@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr.data.audio import read_audio
+from asr.data.audio import read_audio, resample
 from asr.data.features import (
     SpecAugmentConfig,
     cmvn_from_stats,
@@ -11,7 +11,7 @@ from asr.data.features import (
     stack_frames,
     subtract_utterance_mean,
 )
-from asr.data.kaldi_fbank import FbankConfig, accumulate_cmvn, dither_digital_silence, native_fbank
+from asr.data.kaldi_fbank import FbankConfig, accumulate_cmvn, digital_silence, dither_digital_silence, native_fbank
 
 
 def kaldi_fbank_reference(samples: np.ndarray, bins: int = 80) -> np.ndarray:
@@ -97,6 +97,19 @@ def test_spec_augment_masks_stay_within_each_length_and_are_reproducible():
     masked_frames = (out[1] == 0).all(dim=1).nonzero().flatten()
     assert masked_frames.numel() == 0 or masked_frames.max() < 40
     assert (out[0] == 0).all(dim=0).sum() <= 20  # at most two bands of 10 bins
+
+
+def test_resampler_ringing_in_digital_silence_is_digital_silence(an4_wavs):
+    """8 kHz audio padded with zeros and resampled to 16 kHz rings for tens of ms into the zeros at below
+    half a 16-bit step: that is digital silence too, and gets the dither; a one-step signal does not."""
+    config = FbankConfig()
+    narrow = resample(read_audio(an4_wavs[0], 16000), 16000, 8000)
+    padded = resample(np.concatenate([np.zeros(3200, np.float32), narrow]), 8000, 16000)
+    assert digital_silence(padded[:6000]).all() and (padded[:6000] != 0).sum() >= 400
+    out = dither_digital_silence(padded, config)
+    assert np.std(out[:6000]) * 32768 == pytest.approx(1.0, rel=0.1)
+    step = np.full(800, 1 / 32768, np.float32)
+    assert dither_digital_silence(step, config) is step
 
 
 def test_digital_silence_gets_kaldi_dither_and_recorded_audio_does_not(an4_wavs):

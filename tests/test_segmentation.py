@@ -201,6 +201,11 @@ def test_digital_silence_at_the_ends_of_a_piece_is_left_out(an4_root):
     assert segment(np.concatenate([silence, speech, silence]), RATE) == [(RATE, RATE + len(speech))]
     short = np.zeros(int(0.02 * RATE), np.float32)
     assert segment(np.concatenate([short, speech]), RATE) == [(0, len(short) + len(speech))]
+    # 8 kHz audio padded with zeros, resampled to 16 kHz: the resampler's ringing into the zeros goes too.
+    narrow = np.concatenate([np.zeros(3200, np.float32), resample(speech, RATE, 8000), np.zeros(3200, np.float32)])
+    wide = resample(narrow, 8000, RATE)
+    [(start, end)] = segment(wide, RATE)
+    assert abs(start - 6400) <= 16 and abs(end - (len(wide) - 6400)) <= 16
     # A long recording cut by the energy VAD: the stretch of zeros between the utterances is no piece.
     joined = np.concatenate([speech, np.zeros(30 * RATE, np.float32), speech])
     pieces = segment(joined, RATE, max_segment=20.0, vad="energy")
@@ -221,7 +226,7 @@ def test_near_digital_silence_at_the_ends_of_a_piece_is_cut_to_the_pad(an4_root)
     zeros = np.zeros(RATE, np.float32)
     [(start, end)] = segment(np.concatenate([zeros, hiss[0], speech, hiss[1], zeros]), RATE)
     assert abs(start - (2 * RATE - pad)) <= frame and abs(end - (2 * RATE + len(speech) + pad)) <= frame
-    faint = speech * np.float32(10 ** (-70 / 20))
+    faint = speech * np.float32(10 ** (-75 / 20)) + rng.normal(0.0, 10 ** (-90 / 20), len(speech)).astype(np.float32)
     assert segment(faint, RATE) == [(0, len(faint))]
     assert segment(hiss[0], RATE) == [(0, RATE)]
 

@@ -20,6 +20,7 @@ with asr.data.degrade, the functions training augmentation uses too:
   quiet-1      1 s of white noise at -90 dBFS (one 16-bit step) before and after: near-digital silence
   gated        the silence beyond 100 ms of the speech replaced by white noise at -90 dBFS, as a noise
                gate or suppressor leaves it (degrade.gate)
+  8k-padded-1  8k with 1 s of digital silence before and after: a telephone clip, edited
 
 ``--set dev`` scores the recipe's dev speakers instead (held out of
 training), where augmentation settings are chosen; test is for the final
@@ -61,15 +62,19 @@ CONDITIONS: dict[str, tuple[str, float]] = {
     **{f"{kind}-{snr}": (kind, float(snr)) for kind in ("white", "babble") for snr in (20, 10, 5)},
     **{f"reverb-{rt60}": ("reverb", rt60) for rt60 in (0.3, 0.5, 0.8)},
     **{f"padded-{seconds:g}": ("padded", seconds) for seconds in (0.3, 1.0)}, "quiet-1": ("quiet", 1.0),
-    "gated": ("gated", -90.0),
+    "gated": ("gated", -90.0), "8k-padded-1": ("8k-padded", 1.0),
 }
 
 
 def degraded(kind: str, value: float, samples: np.ndarray, rate: int, rng: np.random.Generator,
              babble_sources: Callable[[], list[np.ndarray]]) -> tuple[np.ndarray, int]:
     """One utterance under one condition, and the rate it is given to the model at."""
-    if kind == "8k":
-        return resample(samples, rate, NARROW_RATE), NARROW_RATE
+    if kind in ("8k", "8k-padded"):
+        narrow = resample(samples, rate, NARROW_RATE)
+        if kind == "8k-padded":
+            zeros = np.zeros(round(value * NARROW_RATE), dtype=np.float32)
+            narrow = np.concatenate([zeros, narrow, zeros])
+        return narrow, NARROW_RATE
     if kind == "telephone":
         return degrade.telephone(samples, rate), NARROW_RATE
     if kind == "trimmed":

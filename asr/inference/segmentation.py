@@ -18,7 +18,8 @@ activity detectors behind it:
 Both return (start, end) sample ranges, ordered and non-overlapping, in the
 recording's time base: callers shift word times by each piece's start.
 Silence that holds nothing is cut from the ends of each piece
-(:func:`without_empty_ends`): digital silence (exact zeros, 25 ms or more)
+(:func:`without_empty_ends`): digital silence (25 ms or more of samples a
+16-bit file stores as 0: zeros, and a resampler's ringing into them)
 entirely, near-digital silence (frames below -80 dBFS, as a noise gate or
 suppressor leaves) down to ``PAD`` s.  A model that subtracts each input's
 mean frame reads a second of either on each side of an AN4 test utterance at
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from asr.data.audio import frame_power_db, resample
+from asr.data.kaldi_fbank import digital_silence
 
 if TYPE_CHECKING:  # torch is imported where Silero runs: the energy VAD, and the torch-free runtime
     import torch  # (asr.runtime), need none
@@ -61,7 +63,7 @@ MIN_SEGMENT = 1.0
 MIN_PAUSE = 0.3
 PAD = 0.15
 SILERO_RATES = (8000, 16000)  # what the network reads; other rates are resampled to 16 kHz for it
-DIGITAL_SILENCE = 0.025  # a run of exact zeros this long (one fbank frame) is digital silence, not a zero crossing
+DIGITAL_SILENCE = 0.025  # a run of 16-bit zeros this long (one fbank frame) is digital silence, not a zero crossing
 # A 25 ms frame below this level is near-digital silence: white noise of about three 16-bit steps.  AN4's
 # quietest frame is -79.6 dBFS and a recorded room is louder, so only a gate, a suppressor or padding goes below.
 NEAR_DIGITAL_DBFS = -80.0
@@ -206,15 +208,18 @@ def segment(samples: np.ndarray, rate: int, max_segment: float = 20.0, vad: str 
 
 
 def without_empty_ends(samples: np.ndarray, start: int, end: int, rate: int) -> tuple[int, int]:
-    """``(start, end)`` less the silence at either end that holds nothing (empty if it is all exact zeros).
+    """``(start, end)`` less the silence at either end that holds nothing (empty if it is all digital silence).
 
     Near-digital silence (25 ms frames below :data:`NEAR_DIGITAL_DBFS`) longer
     than :data:`PAD` at an end is cut to ``PAD``, the context Silero's regions
     keep: the shipped model, which subtracts each input's mean frame, reads
     AN4 dev with a second of -90 dBFS noise each side of every utterance at
-    28% WER, and at 7% once that is cut to 0.15 s (clean: 7.5%).  A piece that quiet throughout is a very quiet
-    recording, not silence, and stays whole.  Then runs of exact zeros of
-    :data:`DIGITAL_SILENCE` or more at either end go entirely.
+    28% WER, and at 7% once that is cut to 0.15 s (clean: 7.5%).  A piece
+    that quiet throughout is a very quiet recording, not silence, and stays
+    whole.  Then runs of digital silence
+    (:func:`asr.data.kaldi_fbank.digital_silence`) of :data:`DIGITAL_SILENCE`
+    or more at either end go entirely: 8 kHz clips padded with zeros read
+    far worse with the resampler's ringing into the zeros left on.
     """
     level, frame = frame_power_db(samples[start:end], rate)
     quiet = level < NEAR_DIGITAL_DBFS
@@ -224,7 +229,7 @@ def without_empty_ends(samples: np.ndarray, start: int, end: int, rate: int) -> 
         trail = end - start - (len(quiet) - int(np.argmin(quiet[::-1]))) * frame
         start, end = start + max(0, lead - keep), end - max(0, trail - keep)
     least = round(DIGITAL_SILENCE * rate)
-    nonzero = np.flatnonzero(samples[start:end])
+    nonzero = np.flatnonzero(~digital_silence(samples[start:end]))
     if len(nonzero) == 0:
         return start, start
     lead, trail = int(nonzero[0]), end - start - int(nonzero[-1]) - 1
