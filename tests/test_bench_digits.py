@@ -52,8 +52,7 @@ def test_conditions_on_real_audio(tool, an4_wavs):
     zeros = tool.condition("tight+zeros", samples, rng)
     assert np.array_equal(zeros[3200:-3200], tight) and not zeros[:3200].any() and not zeros[-3200:].any()
     room = tool.condition("tight+room", samples, rng)
-    assert np.array_equal(room[3200:-3200], tight)
-    assert np.std(room[:3200]) == pytest.approx(10 ** (-60 / 20), rel=0.1)
+    assert len(room) == len(zeros) and np.std(room - zeros) == pytest.approx(10 ** (-60 / 20), rel=0.1)
 
 
 def test_table_of_an_fsdd_folder(fsdd, tmp_path):

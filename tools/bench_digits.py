@@ -19,7 +19,7 @@ resampled):
   as-is        the clip as it comes
   tight        its silence cut to 50 ms each side (degrade.trim_silence, as the robustness bench's trimmed)
   tight+zeros  tight, with 0.4 s of digital silence (exact zeros) each side: an edited clip
-  tight+room   tight, with 0.4 s of white noise at -60 dBFS each side: a quiet room around it
+  tight+room   tight+zeros with white noise at -60 dBFS throughout: the clip recorded in a quiet room
 
 Columns: clips right with greedy search, and with the lexicon and word LM
 the model file carries ("-" if none).  The noise is seeded per clip.
@@ -80,12 +80,12 @@ def condition(name: str, samples: np.ndarray, rng: np.random.Generator) -> np.nd
         return samples
     tight = degrade.trim_silence(samples, RATE, keep_ms=50.0)
     pad = round(PAD * RATE)
-    if name == "tight+zeros":
-        return np.concatenate([np.zeros(pad, np.float32), tight, np.zeros(pad, np.float32)])
+    if name == "tight":
+        return tight
+    padded = np.concatenate([np.zeros(pad, np.float32), tight, np.zeros(pad, np.float32)])
     if name == "tight+room":
-        before, after = (degrade.white_noise(pad, rng, rms_db=ROOM_DBFS) for _ in range(2))
-        return np.concatenate([before, tight, after])
-    return tight
+        return padded + degrade.white_noise(len(padded), rng, rms_db=ROOM_DBFS)
+    return padded
 
 
 def main() -> None:
