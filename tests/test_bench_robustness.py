@@ -61,11 +61,13 @@ def test_each_utterance_gets_its_own_draws_whatever_else_runs():
     assert len(gated) == len(speech) and gated[:2000].all()  # the zeros beyond 100 ms of the speech are filled
     narrow, narrow_rate = tool.degraded("8k-padded", 1.0, samples, 16000, tool.utterance_rng(0, "u", "8k"), list)
     assert narrow_rate == 8000 and not narrow[:8000].any() and not narrow[-8000:].any()
-    assert len(narrow) == 16000 + len(tool.degraded("8k", 0.0, samples, 16000, None, list)[0])
+    assert len(narrow) == 16000 + len(tool.degraded("rate", 8000, samples, 16000, None, list)[0])
+    wide, wide_rate = tool.degraded(*tool.CONDITIONS["44k"], samples, 16000, None, list)
+    assert wide_rate == 44100 and abs(len(wide) - len(samples) * 44100 / 16000) <= 1
     assert set(tool.CONDITIONS) == {
         "clean", "8k", "telephone", "trimmed", "gain-25", "gain+15", "white-20", "white-10", "white-5",
         "babble-20", "babble-10", "babble-5", "reverb-0.3", "reverb-0.5", "reverb-0.8", "padded-0.3", "padded-1",
-        "quiet-1", "gated", "8k-padded-1"}
+        "quiet-1", "gated", "8k-padded-1", "11k", "44k"}
 
 
 def test_dev_speakers_are_benchmarked_apart_from_test(mini_an4, tmp_path):

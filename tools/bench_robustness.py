@@ -21,6 +21,8 @@ with asr.data.degrade, the functions training augmentation uses too:
   gated        the silence beyond 100 ms of the speech replaced by white noise at -90 dBFS, as a noise
                gate or suppressor leaves it (degrade.gate)
   8k-padded-1  8k with 1 s of digital silence before and after: a telephone clip, edited
+  11k, 44k     resampled to 11025 or 44100 Hz and given at that rate: the rates of other recorders
+               (44k goes up and back down, so it costs what two resamplings cost)
 
 ``--set dev`` scores the recipe's dev speakers instead (held out of
 training), where augmentation settings are chosen; test is for the final
@@ -57,24 +59,23 @@ AN4 = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "an4"
 NARROW_RATE = 8000
 # Condition name -> (kind, parameter): the kind picks the degradation and seeds its draws.
 CONDITIONS: dict[str, tuple[str, float]] = {
-    "clean": ("clean", 0.0), "8k": ("8k", 0.0), "telephone": ("telephone", 0.0), "trimmed": ("trimmed", 50.0),
+    "clean": ("clean", 0.0), "8k": ("rate", NARROW_RATE), "telephone": ("telephone", 0.0), "trimmed": ("trimmed", 50.0),
     "gain-25": ("gain", -25.0), "gain+15": ("gain", 15.0),
     **{f"{kind}-{snr}": (kind, float(snr)) for kind in ("white", "babble") for snr in (20, 10, 5)},
     **{f"reverb-{rt60}": ("reverb", rt60) for rt60 in (0.3, 0.5, 0.8)},
     **{f"padded-{seconds:g}": ("padded", seconds) for seconds in (0.3, 1.0)}, "quiet-1": ("quiet", 1.0),
-    "gated": ("gated", -90.0), "8k-padded-1": ("8k-padded", 1.0),
+    "gated": ("gated", -90.0), "8k-padded-1": ("8k-padded", 1.0), "11k": ("rate", 11025), "44k": ("rate", 44100),
 }
 
 
 def degraded(kind: str, value: float, samples: np.ndarray, rate: int, rng: np.random.Generator,
              babble_sources: Callable[[], list[np.ndarray]]) -> tuple[np.ndarray, int]:
     """One utterance under one condition, and the rate it is given to the model at."""
-    if kind in ("8k", "8k-padded"):
-        narrow = resample(samples, rate, NARROW_RATE)
-        if kind == "8k-padded":
-            zeros = np.zeros(round(value * NARROW_RATE), dtype=np.float32)
-            narrow = np.concatenate([zeros, narrow, zeros])
-        return narrow, NARROW_RATE
+    if kind == "rate":
+        return resample(samples, rate, int(value)), int(value)
+    if kind == "8k-padded":
+        zeros = np.zeros(round(value * NARROW_RATE), dtype=np.float32)
+        return np.concatenate([zeros, resample(samples, rate, NARROW_RATE), zeros]), NARROW_RATE
     if kind == "telephone":
         return degrade.telephone(samples, rate), NARROW_RATE
     if kind == "trimmed":
