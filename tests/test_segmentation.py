@@ -226,6 +226,12 @@ def test_near_digital_silence_at_the_ends_of_a_piece_is_cut_to_the_pad(an4_root)
     zeros = np.zeros(RATE, np.float32)
     [(start, end)] = segment(np.concatenate([zeros, hiss[0], speech, hiss[1], zeros]), RATE)
     assert abs(start - (2 * RATE - pad)) <= frame and abs(end - (2 * RATE + len(speech) + pad)) <= frame
+    # A piece inside a longer recording, its last frame one sample long: frames are counted from each end.
+    tail = rng.normal(0.0, 10 ** (-85 / 20), RATE + 1).astype(np.float32)
+    tail[-1] = 3 * 10 ** (-85 / 20)  # a 3-sigma sample: alone in a frame it reads -75 dBFS, above the threshold
+    recording = np.concatenate([speech, hiss[0], speech, tail])
+    start, end = segmentation.without_empty_ends(recording, len(speech), len(recording), RATE)
+    assert abs(start - (len(speech) + RATE - pad)) <= frame and abs(end - (len(recording) - RATE - 1 + pad)) <= frame
     faint = speech * np.float32(10 ** (-75 / 20)) + rng.normal(0.0, 10 ** (-90 / 20), len(speech)).astype(np.float32)
     assert segment(faint, RATE) == [(0, len(faint))]
     assert segment(hiss[0], RATE) == [(0, RATE)]

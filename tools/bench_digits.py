@@ -1,7 +1,7 @@
 """Isolated spoken digits from outside AN4, as users send them: 8 kHz, cut tight to the speech.
 
     nice -n 19 python tools/bench_digits.py --fsdd DIR [--model M] [--out FILE]
-    nice -n 19 python tools/bench_digits.py --flite [--voices kal awb rms slt] [--model M]
+    nice -n 19 python tools/bench_digits.py --flite [--voices VOICE ...] [--model M]   # default: all five voices
 
 AN4 test shares its microphone, room and read prompts with training; a clip
 of one digit by another speaker, recorded elsewhere, is the first thing a
@@ -114,7 +114,11 @@ def main() -> None:
         right = {}
         for search, config in searches.items():
             model.configure(config)
-            results = model.transcribe_files(inputs, sample_rate=RATE, names=[f"clip{i}" for i in range(len(clips))])
+            results = list(model.transcribe_files(inputs, sample_rate=RATE,
+                                                  names=[f"clip{i}" for i in range(len(clips))]))
+            failed = [result.error for result in results if result.error]
+            if failed:
+                print(f"{name} {search}: {len(failed)} clips failed, scored as wrong: {failed[0]}", file=sys.stderr)
             right[search] = sum(result.text == word for (word, _), result in zip(clips, results))
         rows.append(f"| {name} | " + " | ".join(f"{right[s]} / {len(clips)}" if s in right else "-"
                                                  for s in ("greedy", "word LM")) + " |")

@@ -152,7 +152,7 @@ def main() -> None:
         hyps = {}
         for search, config in searches.items():
             model.configure(config)
-            # One batch per input rate: 8k and telephone inputs are all 8 kHz, the rest at the model's rate.
+            # One call per condition: its inputs share one rate (8 kHz for 8k and telephone, 44100 Hz for 44k...).
             results = list(model.transcribe_files([samples for samples, _ in inputs], sample_rate=inputs[0][1],
                                                   names=utts))
             failed = [r.error for r in results if r.error]

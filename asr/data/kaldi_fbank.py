@@ -52,9 +52,9 @@ def check_length(num_samples: int, config: FbankConfig) -> None:
 def digital_silence(samples: np.ndarray) -> np.ndarray:
     """Where ``samples`` are digital silence: below half a 16-bit step, what a 16-bit file stores as 0.
 
-    Exact zeros, and as empty the ringing a resampler spreads into them: 8 kHz
-    audio padded with zeros and resampled to 16 kHz has some 90 ms of it each
-    side of the audio, at -100 dBFS and below.
+    That is exact zeros, and the ringing a resampler spreads into them, which
+    holds as little: 8 kHz audio padded with zeros and resampled to 16 kHz
+    rings tens of milliseconds into the zeros, far below -100 dBFS.
     """
     return np.abs(samples) < 0.5 / SAMPLE_SCALE
 
