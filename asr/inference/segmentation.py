@@ -225,10 +225,10 @@ def without_empty_ends(samples: np.ndarray, start: int, end: int, rate: int) -> 
     # Frames counted from each end, so that a short last frame never decides a cut.
     quiet_from_start = frame_power_db(samples[start:end], rate)[0] < NEAR_DIGITAL_DBFS
     if not quiet_from_start.all():
-        quiet_from_end, frame = frame_power_db(samples[start:end][::-1], rate)
+        level_from_end, frame = frame_power_db(samples[start:end][::-1], rate)
         keep = round(PAD * rate)
         lead = int(np.argmin(quiet_from_start)) * frame
-        trail = int(np.argmin(quiet_from_end < NEAR_DIGITAL_DBFS)) * frame
+        trail = int(np.argmin(level_from_end < NEAR_DIGITAL_DBFS)) * frame
         start, end = start + max(0, lead - keep), end - max(0, trail - keep)
     least = round(DIGITAL_SILENCE * rate)
     nonzero = np.flatnonzero(~digital_silence(samples[start:end]))
