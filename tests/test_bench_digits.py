@@ -19,6 +19,7 @@ TOOL = REPO / "tools" / "bench_digits.py"
 
 @pytest.fixture(scope="module")
 def tool():
+    sys.path.insert(0, str(TOOL.parent))  # as when run: it imports bench_robustness from its own folder
     spec = importlib.util.spec_from_file_location("bench_digits", TOOL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

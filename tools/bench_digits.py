@@ -40,8 +40,8 @@ import numpy as np
 import torch
 
 from asr.data import degrade, read_audio
-from asr.decode.search import DecodeConfig
 from asr.inference import load_model
+from bench_robustness import emit_table, model_searches, transcribe_all  # tools/, the script's own folder
 
 RATE = 8000
 DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
@@ -79,9 +79,9 @@ def condition(name: str, samples: np.ndarray, rng: np.random.Generator) -> np.nd
     if name == "as-is":
         return samples
     tight = degrade.trim_silence(samples, RATE, keep_ms=50.0)
-    pad = round(PAD * RATE)
     if name == "tight":
         return tight
+    pad = round(PAD * RATE)
     padded = np.concatenate([np.zeros(pad, np.float32), tight, np.zeros(pad, np.float32)])
     if name == "tight+room":
         return padded + degrade.white_noise(len(padded), rng, rms_db=ROOM_DBFS)
@@ -102,9 +102,7 @@ def main() -> None:
 
     clips = fsdd_clips(args.fsdd) if args.fsdd else flite_clips(args.voices)
     model = load_model(args.model, word_timings=False)
-    searches = {"greedy": DecodeConfig()}
-    if model.config.mode == "beam":
-        searches["word LM"] = model.config
+    searches = model_searches(model)
     print(f"{len(clips)} clips ({'FSDD' if args.fsdd else 'flite ' + ' '.join(args.voices)}), "
           f"model {args.model or 'an4.pt (shipped)'}", file=sys.stderr)
     rows = ["| condition | right, greedy | right, word LM |", "|---|---:|---:|"]
@@ -114,19 +112,12 @@ def main() -> None:
         right = {}
         for search, config in searches.items():
             model.configure(config)
-            results = list(model.transcribe_files(inputs, sample_rate=RATE,
-                                                  names=[f"clip{i}" for i in range(len(clips))]))
-            failed = [result.error for result in results if result.error]
-            if failed:
-                print(f"{name} {search}: {len(failed)} clips failed, scored as wrong: {failed[0]}", file=sys.stderr)
+            results = transcribe_all(model, inputs, RATE, [f"clip{i}" for i in range(len(clips))], f"{name} {search}")
             right[search] = sum(result.text == word for (word, _), result in zip(clips, results))
         rows.append(f"| {name} | " + " | ".join(f"{right[s]} / {len(clips)}" if s in right else "-"
                                                  for s in ("greedy", "word LM")) + " |")
         print(rows[-1], file=sys.stderr)
-    table = "\n".join(rows) + "\n"
-    print(table, end="")
-    if args.out:
-        args.out.write_text(table, encoding="utf-8")
+    emit_table(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from asr.data import degrade, read_audio, validate_data_dir, write_table
 from asr.data.audio import resample
 from asr.data.corpora.an4 import prepare_an4
 from asr.decode.search import DecodeConfig
-from asr.inference import load_model
+from asr.inference import Recognizer, Transcript, load_model
 from asr.scoring import score
 
 AN4 = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "an4"
@@ -97,6 +97,32 @@ def degraded(kind: str, value: float, samples: np.ndarray, rate: int, rng: np.ra
     return samples, rate
 
 
+def model_searches(model: Recognizer) -> dict[str, DecodeConfig]:
+    """Greedy search, and the decoding the model file carries ("word LM": its lexicon and LM) if it is a beam."""
+    searches = {"greedy": DecodeConfig()}
+    if model.config.mode == "beam":
+        searches["word LM"] = model.config
+    return searches
+
+
+def transcribe_all(model: Recognizer, inputs: list[np.ndarray], rate: int, names: list[str], label: str
+                   ) -> list[Transcript]:
+    """The model's transcripts of ``inputs`` (all at ``rate``), one call; failures said on stderr, not raised."""
+    results = list(model.transcribe_files(inputs, sample_rate=rate, names=names))
+    failed = [result.error for result in results if result.error]
+    if failed:
+        print(f"{label}: {len(failed)} inputs failed, scored as empty: {failed[0]}", file=sys.stderr)
+    return results
+
+
+def emit_table(rows: list[str], out: Path | None) -> None:
+    """A markdown table on stdout, and in ``out`` too if given."""
+    table = "\n".join(rows) + "\n"
+    print(table, end="")
+    if out:
+        out.write_text(table, encoding="utf-8")
+
+
 def utterance_rng(seed: int, utt: str, kind: str) -> np.random.Generator:
     """The draws of one utterance under one kind of condition: the same whatever else is benchmarked."""
     return np.random.default_rng([seed, zlib.crc32(utt.encode()), zlib.crc32(kind.encode())])
@@ -122,9 +148,7 @@ def main() -> None:
 
     model = load_model(args.model, word_timings=False)
     rate = model.spec.features.sample_rate
-    searches = {"greedy": DecodeConfig()}
-    if model.config.mode == "beam":
-        searches["word LM"] = model.config
+    searches = model_searches(model)
     with tempfile.TemporaryDirectory() as tmp:
         prepare_an4(args.an4_root, tmp)  # the recipe's own split: test, dev, and training speakers for babble
         test = validate_data_dir(Path(tmp) / args.set)
@@ -153,11 +177,7 @@ def main() -> None:
         for search, config in searches.items():
             model.configure(config)
             # One call per condition: its inputs share one rate (8 kHz for 8k and telephone, 44100 Hz for 44k...).
-            results = list(model.transcribe_files([samples for samples, _ in inputs], sample_rate=inputs[0][1],
-                                                  names=utts))
-            failed = [r.error for r in results if r.error]
-            if failed:
-                print(f"{name} {search}: {len(failed)} inputs failed, scored as empty: {failed[0]}", file=sys.stderr)
+            results = transcribe_all(model, [samples for samples, _ in inputs], inputs[0][1], utts, f"{name} {search}")
             hyps[search] = {utt: result.text or "" for utt, result in zip(utts, results)}
             if args.hyp_dir:
                 args.hyp_dir.mkdir(parents=True, exist_ok=True)
@@ -167,10 +187,7 @@ def main() -> None:
                  score(refs, hyps["greedy"], unit="char").totals.rate]
         rows.append(f"| {name} | " + " | ".join("-" if r is None else f"{100 * r:.2f}" for r in rates) + " |")
         print(f"{rows[-1]}   ({made:.0f} s to make, {time.perf_counter() - started:.0f} s in all)", file=sys.stderr)
-    table = "\n".join(rows) + "\n"
-    print(table, end="")
-    if args.out:
-        args.out.write_text(table, encoding="utf-8")
+    emit_table(rows, args.out)
 
 
 if __name__ == "__main__":
