@@ -1,3 +1,7 @@
+import math
+import re
+from typing import Callable
+
 import pytest
 import torch
 import yaml
@@ -7,6 +11,7 @@ from asr.config import from_dict, load_config, to_dict
 from asr.inference.model_file import read_checkpoint
 from asr.inference.recognizer import load_recognizer
 from asr.precision import amp_dtype
+from asr.train import loop
 from asr.train.checkpoint import average_checkpoints, best_epochs, keep_weights, last_epochs
 from asr.train.loop import TrainConfig, lr_factor, train
 
@@ -229,3 +234,41 @@ def test_audio_only_settings_are_refused_for_images(mini_data, tmp_path, monkeyp
     with pytest.raises(ValueError, match="model.utterance_mean apply to audio"):
         train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=False)
     assert not (tmp_path / "exp").exists()
+
+
+def poison(monkeypatch, bad: Callable[[list[str]], bool]) -> None:
+    """Make the loss NaN, and with it every gradient, for the batches where ``bad(keys)`` holds."""
+    compute_loss = loop.compute_loss
+
+    def poisoned(net, batch, *args):
+        loss, final = compute_loss(net, batch, *args)
+        return (loss * float("nan"), final) if bad(batch.keys) else (loss, final)
+
+    monkeypatch.setattr(loop, "compute_loss", poisoned)
+
+
+def test_steps_with_non_finite_gradients_are_skipped(mini_data, tmp_path, monkeypatch, caplog):
+    """One batch with NaN gradients (an overflow, a corrupt feature) is skipped and reported, every epoch;
+    applied, it would have made every weight NaN for the rest of the run."""
+    first = (mini_data / "train" / "feats.scp").read_text().split()[0]
+    poison(monkeypatch, lambda keys: first in keys)
+    with caplog.at_level("WARNING"):
+        last = read_checkpoint(train(from_dict(TrainConfig, TINY), mini_data / "train", mini_data / "dev",
+                                     tmp_path / "exp", resume=False))
+    assert [h["skipped_steps"] for h in last["history"]] == [1, 1, 1]
+    assert all(torch.isfinite(tensor).all() for tensor in last["model"].values())
+    assert all(math.isfinite(h["train_loss"]) and math.isfinite(h["dev_loss"]) for h in last["history"])
+    assert re.search(r"epoch 1: skipped 1 of \d+ steps whose gradients were not finite", caplog.text)
+
+
+def test_a_run_whose_every_step_is_non_finite_stops(mini_data, tmp_path, monkeypatch, capsys):
+    """Divergence stops the run at the first epoch without one finite step, with the last good epoch kept."""
+    config = from_dict(TrainConfig, {**TINY, "epochs": 3})
+    with pytest.raises(KeyboardInterrupt):
+        train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=False,
+              on_epoch_end=crash_after_epoch(1))
+    poison(monkeypatch, lambda keys: True)
+    with pytest.raises(ValueError, match="training diverged: no step of epoch 2 had finite gradients; "
+                                         "last.pt holds epoch 1"):
+        train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=True)
+    assert read_checkpoint(tmp_path / "exp" / "last.pt")["epoch"] == 1

@@ -2,7 +2,7 @@
 validation CER every epoch, atomic checkpoints, exact resume.
 
 Training comes in pieces (as icefall's ``train.py``): :func:`compute_loss`
-of one batch, :func:`train_one_epoch`, :func:`compute_validation_loss`,
+of one batch, :func:`train_one_epoch`, :func:`~asr.train.objective.compute_validation_loss`,
 :func:`check_resume` and :func:`load_checkpoint_if_available`, chained by
 :func:`train`.  The exp dir's files (checkpoints, the best and last epochs'
 weights, their average) are :mod:`asr.train.checkpoint`'s.
@@ -42,15 +42,14 @@ from asr.data.images import ImageAugmentConfig, augment_images
 from asr.data.kaldi_fbank import FbankConfig
 from asr.data.kinds import FeatureConfig, load_feature_config
 from asr.data.text import Tokenizer
-from asr.decode.search import ctc_greedy
 from asr.device import resolve_device, set_threads
 from asr.inference.model_file import ModelFile
 from asr.model import AcousticModel, ModelConfig
 from asr.precision import AMP_DTYPES, amp_dtype, autocast
-from asr.scoring import score
 from asr.train import distributed
 from asr.train.checkpoint import keep_weights, load_checkpoint, open_exp_dir, plot_history, save_checkpoint
 from asr.train.distributed import World
+from asr.train.objective import compute_validation_loss, ctc_loss
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +107,6 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def char_error_rate(refs: list[str], hyps: list[str]) -> float:
-    """CER as ``asr score`` computes it, so dev figures and final scores agree."""
-    ids = [str(i) for i in range(len(refs))]
-    return score(dict(zip(ids, refs)), dict(zip(ids, hyps)), unit="char").totals.rate
-
-
 @dataclass
 class Learner:
     """The model being trained and what updates it."""
@@ -141,14 +134,6 @@ class TrainingData:
         return [u.num_frames for u in self.train]
 
 
-def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """CTC loss summed over each utterance, averaged over the batch (in float32, also under autocast)."""
-    return torch.nn.functional.ctc_loss(
-        log_probs.float().transpose(0, 1), batch.labels, lengths, batch.label_lengths,
-        blank=0, reduction="sum", zero_infinity=True,
-    ) / len(batch.keys)
-
-
 def compute_loss(net: torch.nn.Module, batch: Batch, config: TrainConfig, device: torch.device,
                  amp: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss to minimize on one batch (augmented as ``config`` says), and its last layer's CTC loss.
@@ -174,20 +159,36 @@ def compute_loss(net: torch.nn.Module, batch: Batch, config: TrainConfig, device
     return loss, final
 
 
+@dataclass
+class EpochTotals:
+    """One epoch's training figures, summed over all processes: the steps whose gradients were not
+    finite were skipped, and their batches count in neither the loss nor the utterances and frames."""
+
+    loss_sum: float  # the final CTC loss, summed over the utterances
+    utts: int
+    frames: int
+    steps: int
+    skipped: int
+    first_skipped: list[str]  # a few utterances of this process's first skipped batch
+
+
 def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, epoch: int,
-                    world: World = World()) -> tuple[float, int, int]:
-    """One pass over this process's share of the training batches; returns the summed final CTC loss,
-    the utterances and the frames, each summed over all processes.
+                    world: World = World()) -> EpochTotals:
+    """One pass over this process's share of the training batches.
 
     The RNG is reseeded and the batches drawn from the seed, the epoch and
     the rank alone, so that a resumed run repeats the epoch it would have had.
+    A step whose gradient norm is not finite (an overflow, a corrupt
+    feature) is skipped: applied, it would make every weight NaN for the
+    rest of the run.  All ranks see the same all-reduced norm, so they skip
+    together.
     """
     # Ranks draw different dropout and augmentation; one process keeps the seed it always had.
     torch.manual_seed((config.seed * 100003 + epoch) * world.size + world.rank)
     rng = np.random.default_rng([config.seed, epoch, world.rank])  # the waveform degradations'
     augmenter = data.augmenter if data.augmenter is not None and config.wave_augment.applies_to(epoch) else None
     learner.net.train()
-    loss_sum, utts, frames = 0.0, 0, 0
+    loss_sum, utts, frames, steps, skipped, first_skipped = 0.0, 0, 0, 0, 0, []
     shard = shard_batches(bucket_batches(data.lengths, config.max_frames, config.max_batch, True, config.seed + epoch),
                           world.rank, world.size)
     # On rank 0's terminal only (disable=None): a recipe's log file gets the epoch lines, not redraws.
@@ -201,43 +202,21 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
         learner.optimizer.zero_grad()
         learner.scaler.scale(loss * weight).backward()  # DDP averages the ranks' gradients here
         learner.scaler.unscale_(learner.optimizer)
-        torch.nn.utils.clip_grad_norm_(learner.model.parameters(), config.grad_clip)
-        learner.scaler.step(learner.optimizer)
-        learner.scaler.update()
-        learner.scheduler.step()
-        loss_sum += final.item() * len(batch.keys)
-        utts += len(batch.keys)
-        frames += int(batch.lengths.sum())
+        norm = torch.nn.utils.clip_grad_norm_(learner.model.parameters(), config.grad_clip)
+        steps += 1
+        if torch.isfinite(norm):
+            learner.scaler.step(learner.optimizer)
+            learner.scheduler.step()  # the schedule counts the steps taken
+            loss_sum += final.item() * len(batch.keys)
+            utts += len(batch.keys)
+            frames += int(batch.lengths.sum())
+        else:
+            skipped += 1
+            first_skipped = first_skipped or batch.keys[:3]
+        learner.scaler.update()  # a loss scale (float16 on CUDA) shrinks after a non-finite step
         progress.set_postfix(loss=f"{final.item():.1f}", refresh=False)
-    loss_sum, utts, frames = distributed.all_sum(world, [loss_sum, utts, frames])
-    return loss_sum, int(utts), int(frames)
-
-
-@torch.no_grad()
-def compute_validation_loss(
-    model: AcousticModel, reader: FeatureReader, utts: list[Utterance], tokenizer: Tokenizer, max_frames: int,
-    world: World = World(), device: torch.device = torch.device("cpu"), amp: torch.dtype | None = None,
-) -> tuple[float, float]:
-    """Mean CTC loss per utterance and greedy CER on a held-out set.
-
-    With several processes each decodes every W-th batch and the results are
-    gathered, so all ranks get the same figures in a W-th of the time.
-    """
-    model.eval()
-    texts = {u.key: u.text for u in utts}
-    loss_sum, refs, hyps = 0.0, [], []
-    batches = bucket_batches([u.num_frames for u in utts], max_frames, 256, shuffle=False)
-    for indices in batches[world.rank :: world.size]:
-        batch = reader.batch([utts[i] for i in indices])
-        with autocast(device, amp):
-            log_probs, lengths = model(batch.feats.to(device), batch.lengths)
-        loss_sum += float(ctc_loss(log_probs, lengths, batch)) * len(batch.keys)
-        hyps += [tokenizer.decode(ids) for ids in ctc_greedy(log_probs.cpu(), lengths)]
-        refs += [texts[key] for key in batch.keys]
-    loss_sum = distributed.all_sum(world, [loss_sum])[0]
-    gathered = distributed.all_gather(world, (refs, hyps))
-    refs, hyps = [r for part, _ in gathered for r in part], [h for _, part in gathered for h in part]
-    return loss_sum / max(1, len(utts)), char_error_rate(refs, hyps)
+    loss_sum, utts, frames, steps, skipped = distributed.all_sum(world, [loss_sum, utts, frames, steps, skipped])
+    return EpochTotals(loss_sum, int(utts), int(frames), int(steps), int(skipped), first_skipped)
 
 
 def check_resume(config: TrainConfig, resumed_from: Path, state: dict[str, Any], world: World = World()) -> None:
@@ -372,13 +351,19 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
 
     for epoch in range(start_epoch, config.epochs + 1):
         started = time.time()
-        loss_sum, utts, frames = train_one_epoch(config, learner, data, epoch, world)
+        totals = train_one_epoch(config, learner, data, epoch, world)
+        if totals.skipped:
+            log.warning("epoch %d: skipped %d of %d steps whose gradients were not finite (the first batch "
+                        "holds %s)", epoch, totals.skipped, totals.steps, ", ".join(totals.first_skipped))
+        if totals.skipped == totals.steps:  # the weights are still the last epoch's: nothing is lost
+            raise ValueError(f"{exp}: training diverged: no step of epoch {epoch} had finite gradients; "
+                             f"last.pt holds epoch {epoch - 1} (try a lower lr, or amp: none)")
         dev_loss, dev_cer = compute_validation_loss(model, data.reader, data.dev, tokenizer, config.max_frames,
                                                     world, device, amp)
         elapsed = time.time() - started
-        history.append({"epoch": epoch, "train_loss": loss_sum / utts, "dev_loss": dev_loss,
+        history.append({"epoch": epoch, "train_loss": totals.loss_sum / totals.utts, "dev_loss": dev_loss,
                         "dev_cer": dev_cer, "lr": scheduler.get_last_lr()[0], "seconds": elapsed,
-                        "frames_per_second": frames / elapsed})
+                        "frames_per_second": totals.frames / elapsed, "skipped_steps": totals.skipped})
         log.info("epoch %d: train loss %.3f, dev loss %.3f, dev CER %.2f%%, %.0f s",
                  epoch, history[-1]["train_loss"], dev_loss, 100 * dev_cer, elapsed)
         if world.is_main:
