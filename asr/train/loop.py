@@ -169,7 +169,7 @@ class EpochTotals:
     frames: int
     steps: int
     skipped: int
-    first_skipped: list[str]  # a few utterances of this process's first skipped batch
+    first_skipped: list[str]  # the first utterances of this process's first skipped batch, "..." if it has more
 
 
 def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, epoch: int,
@@ -212,7 +212,7 @@ def train_one_epoch(config: TrainConfig, learner: Learner, data: TrainingData, e
             frames += int(batch.lengths.sum())
         else:
             skipped += 1
-            first_skipped = first_skipped or batch.keys[:3]
+            first_skipped = first_skipped or batch.keys[:3] + ["..."] * (len(batch.keys) > 3)
         learner.scaler.update()  # a loss scale (float16 on CUDA) shrinks after a non-finite step
         progress.set_postfix(loss=f"{final.item():.1f}", refresh=False)
     loss_sum, utts, frames, steps, skipped = distributed.all_sum(world, [loss_sum, utts, frames, steps, skipped])
@@ -353,8 +353,8 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
         started = time.time()
         totals = train_one_epoch(config, learner, data, epoch, world)
         if totals.skipped:
-            log.warning("epoch %d: skipped %d of %d steps whose gradients were not finite (the first batch "
-                        "holds %s)", epoch, totals.skipped, totals.steps, ", ".join(totals.first_skipped))
+            log.warning("epoch %d: skipped %d of %d steps whose gradients were not finite (the first such "
+                        "batch holds %s)", epoch, totals.skipped, totals.steps, ", ".join(totals.first_skipped))
         if totals.skipped == totals.steps:  # the weights are still the last epoch's: nothing is lost
             raise ValueError(f"{exp}: training diverged: no step of epoch {epoch} had finite gradients; "
                              f"last.pt holds epoch {epoch - 1} (try a lower lr, or amp: none)")
