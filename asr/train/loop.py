@@ -352,9 +352,10 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
     for epoch in range(start_epoch, config.epochs + 1):
         started = time.time()
         totals = train_one_epoch(config, learner, data, epoch, world)
-        if totals.skipped:
-            log.warning("epoch %d: skipped %d of %d steps whose gradients were not finite (the first such "
-                        "batch holds %s)", epoch, totals.skipped, totals.steps, ", ".join(totals.first_skipped))
+        if totals.skipped:  # float16 loss scaling (CUDA) overflows now and then by design: no warning for it
+            log.log(logging.INFO if scaler.is_enabled() else logging.WARNING, "epoch %d: skipped %d of %d steps "
+                    "whose gradients were not finite (the first such batch holds %s)", epoch, totals.skipped,
+                    totals.steps, ", ".join(totals.first_skipped))
         if totals.skipped == totals.steps:  # the weights are still the last epoch's: nothing is lost
             raise ValueError(f"{exp}: training diverged: no step of epoch {epoch} had finite gradients; "
                              f"last.pt holds epoch {epoch - 1} (try a lower lr, or amp: none)")
