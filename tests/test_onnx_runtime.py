@@ -50,13 +50,17 @@ def test_wavs(an4_root) -> list[Path]:
 
 
 def test_kaldi_native_fbank_matches_torchaudio_on_all_an4_test_audio(an4_root):
-    """Within 1e-3 of our torchaudio fbank but for 5 of its 2.8 million values, which are rounding.
+    """Within 1e-3 of our torchaudio fbank but for a few of its 2.8 million values, which are rounding.
 
-    No setting differs.  Both compute in float32; on AN4 test torchaudio's
-    result is up to 1.9e-3 from its own in float64, kaldi-native-fbank's
-    1.0e-3, always in the lowest mel bins of the quietest frames, where a
-    float32 FFT's rounding is a large part of the energy: the 5 values over
-    1e-3 (at most 2.1e-3) are in mel bins 1, 2 and 7.
+    No setting differs.  Both compute in float32, always in the lowest mel
+    bins of the quietest frames, where a float32 FFT's rounding is a large
+    part of the energy; torchaudio's rounding there depends on the CPU. On
+    AN4 test kaldi-native-fbank is within 1.0e-3 of torchaudio's float64
+    result, and torchaudio's float32 result up to 1.9e-3 from it on an AMD
+    EPYC (5 values over 1e-3 between the two, at most 2.1e-3, in mel bins 1,
+    2 and 7) and up to 4.0e-3 on an Intel Xeon with AMX (2 values, at most
+    4.1e-3, in bins 1 and 7).  A setting that differed would move far more
+    values, and the native result away from float64.
     """
     wavs = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))
     assert len(wavs) == 130
@@ -74,7 +78,7 @@ def test_kaldi_native_fbank_matches_torchaudio_on_all_an4_test_audio(an4_root):
                                                       * 32768, num_mel_bins=config.num_mel_bins, dither=0.0,
                                                       energy_floor=0.0)
             from_float64 = max(from_float64, float(np.abs(got - exact.numpy()).max()))
-    assert worst < 2.5e-3 and over <= 10 and max(low_bins) < 10 and from_float64 < 1.5e-3, (worst, over, low_bins)
+    assert worst < 1e-2 and over <= 10 and max(low_bins) < 10 and from_float64 < 1.5e-3, (worst, over, low_bins)
 
 
 def test_runtime_transcribes_an4_without_torch_as_the_torch_model_does(an4_export, test_wavs):
