@@ -29,7 +29,6 @@ def char_error_rate(refs: list[str], hyps: list[str]) -> float:
     return score(dict(zip(ids, refs)), dict(zip(ids, hyps)), unit="char").totals.rate
 
 
-
 @torch.no_grad()
 def compute_validation_loss(
     model: AcousticModel, reader: FeatureReader, utts: list[Utterance], tokenizer: Tokenizer, max_frames: int,
