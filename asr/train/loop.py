@@ -342,8 +342,9 @@ def _train(config: TrainConfig, train_dir: Path, dev_dir: Path, exp: Path, resum
     )
     learner = Learner(model, model, optimizer, scheduler, scaler, device, amp)
     start_epoch, history = load_checkpoint_if_available(found[1] if found else None, learner)
-    log.info("model: %d parameters, %d steps per epoch, %d process(es) on %s, amp %s",
-             sum(p.numel() for p in model.parameters()), steps_per_epoch, world.size, device, config.amp)
+    log.info("model: %d parameters, %d steps per epoch, %d process(es) on %s, computing in %s (amp %s)",
+             sum(p.numel() for p in model.parameters()), steps_per_epoch, world.size, device,
+             str(amp or torch.float32).removeprefix("torch."), config.amp)
     if world.size > 1:  # wrapped after the checkpoint is restored
         learner.net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
