@@ -10,6 +10,7 @@ from asr.cli import main as cli
 from asr.config import from_dict, load_config, to_dict
 from asr.inference.model_file import read_checkpoint
 from asr.inference.recognizer import load_recognizer
+from asr import precision
 from asr.precision import amp_dtype
 from asr.train import loop
 from asr.train.checkpoint import average_checkpoints, best_epochs, keep_weights, last_epochs
@@ -272,3 +273,13 @@ def test_a_run_whose_every_step_is_non_finite_stops(mini_data, tmp_path, monkeyp
                                          "last.pt holds epoch 1"):
         train(config, mini_data / "train", mini_data / "dev", tmp_path / "exp", resume=True)
     assert read_checkpoint(tmp_path / "exp" / "last.pt")["epoch"] == 1
+
+
+def test_the_log_names_the_precision_training_computes_in(mini_data, tmp_path, monkeypatch, caplog):
+    """`amp: bf16` on a CPU without native bfloat16 trains in float32: the model line says so, not only "amp bf16".
+    (Forcing bfloat16 here instead would fail where oneDNN has no bfloat16 LSTM at all, as on AVX2-only CPUs.)"""
+    monkeypatch.setattr(precision, "cpu_bf16_support", lambda: (False, "this test's CPU"))
+    with caplog.at_level("INFO", logger="asr.train.loop"):
+        train(from_dict(TrainConfig, {**TINY, "epochs": 1, "amp": "bf16"}), mini_data / "train", mini_data / "dev",
+              tmp_path / "exp", resume=False)
+    assert re.search(r"model: \d+ parameters, .* on cpu, computing in float32 \(amp bf16\)", caplog.text)
